@@ -1,0 +1,89 @@
+"""Where numpy is slow, a numba kernel: this module alone decides which runs.
+
+Kernels are imported on first use (``import numba`` costs about 0.2 s) and only
+for inputs above a size where the kernel won in ``bench/bench_kernels.py``;
+below it the numpy code path, which gives the same values, runs.
+"""
+import numpy as np
+
+# Sizes (number of elements) from which a kernel beat numpy on this project's machine;
+# see bench/bench_kernels.py and the README's numbers.
+SIGMOID_KERNEL_MIN = 4096
+LOGSUMEXP_KERNEL_MIN = 4096
+SCATTER_KERNEL_MIN_ROWS = 64
+
+_kernels = None
+
+
+def kernels():
+    """The ``tinygrad_mat.kernels`` package, imported on first call."""
+    global _kernels
+    if _kernels is None:
+        from . import kernels as module
+
+        _kernels = module
+    return _kernels
+
+
+def _numpy_sigmoid(x):
+    # 0.5 (1 + tanh(x/2)) equals 1 / (1 + e^-x) and never overflows.
+    return 0.5 * (1.0 + np.tanh(0.5 * x))
+
+
+def sigmoid(x):
+    """Logistic function, stable for any float input."""
+    if x.size >= SIGMOID_KERNEL_MIN and x.flags.c_contiguous:
+        out = np.empty_like(x)
+        kernels().sigmoid(x.reshape(-1), out.reshape(-1))
+        return out
+    return _numpy_sigmoid(x)
+
+
+def _numpy_logsumexp(x, axis, keepdims):
+    peak = np.max(x, axis=axis, keepdims=True)
+    peak = np.where(np.isfinite(peak), peak, 0.0)
+    total = np.sum(np.exp(x - peak), axis=axis, keepdims=True)
+    out = np.log(total) + peak
+    if not keepdims:
+        out = np.squeeze(out, axis=axis)
+    return out
+
+
+def logsumexp(x, axis, keepdims):
+    """log Σ exp(x) over ``axis`` (None or a tuple of axes), stable."""
+    if x.ndim >= 1 and axis == (x.ndim - 1,) and x.size >= LOGSUMEXP_KERNEL_MIN and x.flags.c_contiguous:
+        rows = x.reshape(-1, x.shape[-1])
+        out = np.empty(rows.shape[0], dtype=x.dtype)
+        kernels().logsumexp_rows(rows, out)
+        return out.reshape(x.shape[:-1] + ((1,) if keepdims else ()))
+    return _numpy_logsumexp(x, axis, keepdims)
+
+
+def _is_basic(index):
+    """True for an index of ints, slices, None and Ellipsis only (no entry is hit twice)."""
+    parts = index if isinstance(index, tuple) else (index,)
+    for part in parts:
+        if not (part is None or part is Ellipsis or isinstance(part, (slice, int, np.integer))):
+            return False
+        if isinstance(part, (bool, np.bool_)):
+            return False
+    return True
+
+
+def scatter_add(values, index, shape):
+    """zeros(shape) with ``values`` added at ``index``; repeated indices add up."""
+    out = np.zeros(shape, dtype=values.dtype)
+    if _is_basic(index):
+        out[index] = values
+    elif (
+        isinstance(index, np.ndarray)
+        and index.ndim == 1
+        and index.dtype.kind in "iu"
+        and len(shape) == 2
+        and index.shape[0] >= SCATTER_KERNEL_MIN_ROWS
+        and values.shape == (index.shape[0], shape[1])
+    ):
+        kernels().scatter_add_rows(out, index.astype(np.int64, copy=False), np.ascontiguousarray(values))
+    else:
+        np.add.at(out, index, values)
+    return out
