@@ -1,10 +1,14 @@
 """The engine: records a node per op as it runs, and walks the nodes backwards.
 
 It knows no op. It converts constants, calls ``op.forward``, records a ``Node``,
-hands tangents to forward mode, and in reverse mode orders the nodes (iteratively,
-so a chain of any length works), calls each ``op.vjp``, sums cotangents back to
-their input's shape and dtype, accumulates, and releases what the graph saved.
+hands tangents to forward mode, and in reverse mode visits the nodes in reverse
+creation order (a heap, no recursion, so a chain of any length works), calls each
+``op.vjp``, sums cotangents back to their input's shape and dtype, accumulates,
+and releases what the graph saved.
 """
+import heapq
+import itertools
+
 import numpy as np
 
 from . import modes
@@ -14,31 +18,40 @@ from .errors import DTypeError, GraphError, ShapeError, SingularMatrixError
 Tensor = None
 
 _NO_PARAMS = {}
+_state = modes.state
+# Every node gets the next number: a node depends only on nodes made before it, so
+# descending numbers are a topological order of any graph.
+_sequence = itertools.count()
+
+
+def next_sequence_number():
+    """The number the next node will get; nodes made later compare greater."""
+    return next(_sequence)
 
 
 class Node:
     """What an op output remembers for backward: the op, its inputs, the arrays it saw.
 
     ``saved`` holds the input arrays as they were at forward time (Tensor data is
-    read-only, so they cannot change under the graph) and ``out`` the output array.
-    A node never references its output Tensor, so graphs hold no reference cycles.
+    read-only, so they cannot change under the graph) and ``out`` the output array;
+    ``needs`` says which inputs required grad then. A node never references its
+    output Tensor, so graphs hold no reference cycles.
     """
 
-    __slots__ = ("op", "inputs", "saved", "out", "params")
+    __slots__ = ("op", "inputs", "saved", "out", "params", "needs", "seq", "pending")
 
-    def __init__(self, op, inputs, saved, out, params):
+    def __init__(self, op, inputs, saved, out, params, needs):
+        self.seq = next(_sequence)
         self.op = op
         self.inputs = inputs
         self.saved = saved
         self.out = out
         self.params = params
+        self.needs = needs
+        self.pending = None  # the cotangent summed so far, during one backward pass
 
     def release(self):
         self.inputs = self.saved = self.out = None
-
-    @property
-    def released(self):
-        return self.inputs is None
 
 
 def as_constant(value, opname):
@@ -73,17 +86,17 @@ def apply(op, args, params=_NO_PARAMS):
     forward-mode tangents when an input carries any.
     """
     arrays = []
-    record = False
+    needs = []
     has_tangents = False
     for a in args:
         if isinstance(a, Tensor):
             arrays.append(a._data)
-            if a.requires_grad:
-                record = True
+            needs.append(a.requires_grad)
             if a._tangents is not None:
                 has_tangents = True
         else:
             arrays.append(as_constant(a, op.name))
+            needs.append(False)
     try:
         out = op.forward(*arrays, **params)
     except (ValueError, IndexError, TypeError, np.linalg.LinAlgError) as error:
@@ -92,9 +105,9 @@ def apply(op, args, params=_NO_PARAMS):
         out = np.asarray(out)
     out.setflags(write=False)
     result = Tensor._wrap(out)
-    if record and modes.is_grad_enabled():
+    if True in needs and _state.grad:
         result.requires_grad = True
-        result._node = Node(op, args, arrays, out, params)
+        result._node = Node(op, args, arrays, out, params, tuple(needs))
     if has_tangents:
         from .forward import propagate
 
@@ -105,45 +118,16 @@ def apply(op, args, params=_NO_PARAMS):
 # ---------------------------------------------------------------- reverse mode
 
 
-def _topological_order(root):
-    """Tensors with a node reachable from ``root``, parents before children.
-
-    Iterative depth-first search (no recursion limit). A tensor is marked when it
-    is expanded, not when it is pushed, which is what makes the order topological.
-    """
-    order = []
-    visited = set()
-    stack = [(root, False)]
-    while stack:
-        tensor, finished = stack.pop()
-        if finished:
-            order.append(tensor)
-            continue
-        if id(tensor) in visited:
-            continue
-        visited.add(id(tensor))
-        node = tensor._node
-        if node.released:
-            raise GraphError(
-                f"backward: the graph through {node.op.name} was already released by an earlier "
-                "backward(); pass retain_graph=True to the first backward() to run it twice"
-            )
-        stack.append((tensor, True))
-        for parent in node.inputs:
-            if isinstance(parent, Tensor) and parent._node is not None and id(parent) not in visited:
-                stack.append((parent, False))
-    return order
-
-
 def _fit(xp, cotangent, like, opname):
-    """Sum a cotangent back to the shape of the input it belongs to, in its dtype."""
-    if cotangent.shape != like.shape:
+    """Sum a cotangent back to the shape of the input ``like`` (an array or Tensor), in its dtype."""
+    shape = like.shape
+    if cotangent.shape != shape:
         try:
-            cotangent = xp.sum_to(cotangent, like.shape)
+            cotangent = xp.sum_to(cotangent, shape)
         except ValueError as error:
             raise GraphError(
                 f"{opname} (backward): cotangent of shape {cotangent.shape} does not fit "
-                f"input of shape {like.shape}"
+                f"input of shape {shape}"
             ) from error
     if cotangent.dtype != like.dtype:
         cotangent = xp.astype(cotangent, like.dtype)
@@ -162,62 +146,92 @@ def _check_not_rebound(tensor, node):
         raise GraphError(f"{node.op.name} (backward): its output's data was replaced after the forward pass")
 
 
-def _propagate(root, seed, targets, retain_graph, create_graph):
-    """Push ``seed`` from ``root`` to the leaves (or to ``targets``).
+_namespaces = None  # (NumpyNS, TensorNS), imported on first use: xp imports this module's users
+
+
+def _released_error(node):
+    return GraphError(
+        f"backward: the graph through {node.op.name} was already released by an earlier "
+        "backward(); pass retain_graph=True to the first backward() to run it twice"
+    )
+
+
+def _propagate(root, seed, targets, retain_graph, create_graph, created_after):
+    """Push ``seed`` from ``root`` back through the graph.
 
     Returns {id: [tensor, cotangent]} for every leaf requiring grad that was reached
-    (``targets`` None), or for every target that was reached.
+    (``targets`` None), or for every target reached. With ``targets``, nodes made
+    before ``created_after`` are not entered: they cannot lead to the targets.
     """
-    from .xp import NumpyNS, TensorNS
+    global _namespaces
+    if _namespaces is None:
+        from .xp import NumpyNS, TensorNS
 
-    xp = TensorNS if create_graph else NumpyNS
-    order = _topological_order(root)
-    relevant = None
-    target_ids = ()
-    if targets is not None:
-        target_ids = {id(t) for t in targets}
-        relevant = set(target_ids)
-        for tensor in order:
-            if any(isinstance(p, Tensor) and id(p) in relevant for p in tensor._node.inputs):
-                relevant.add(id(tensor))
-
-    pending = {id(root): seed}
+        _namespaces = (NumpyNS, TensorNS)
+    xp = _namespaces[1] if create_graph else _namespaces[0]
+    target_ids = () if targets is None else {id(t) for t in targets}
+    floor = -1 if targets is None else created_after
+    if root._node.inputs is None:
+        raise _released_error(root._node)
+    root._node.pending = seed
+    heap = [(-root._node.seq, root)]
     reached = {}
-    with modes.set_grad_enabled(create_graph):
-        for tensor in reversed(order):
+    grad_mode = _state.grad
+    _state.grad = create_graph  # a recorded backward records; a plain one must not
+    try:
+        while heap:
+            tensor = heapq.heappop(heap)[1]
             node = tensor._node
-            g = pending.pop(id(tensor), None)
-            if g is not None and id(tensor) in target_ids:
+            g = node.pending
+            node.pending = None
+            if id(tensor) in target_ids:
                 reached[id(tensor)] = [tensor, g]
-            if g is not None:
-                needs = tuple(
-                    isinstance(p, Tensor) and p.requires_grad and (relevant is None or id(p) in relevant)
-                    for p in node.inputs
-                )
-                if True in needs:
-                    if create_graph:
-                        _check_not_rebound(tensor, node)
-                        inputs, out = node.inputs, tensor
-                    else:
-                        inputs, out = node.saved, node.out
-                    try:
-                        cotangents = node.op.vjp(xp, g, inputs, out, needs, **node.params)
-                    except np.linalg.LinAlgError as error:
-                        raise SingularMatrixError(f"{node.op.name} (backward): {error}") from error
-                    for parent, cotangent, need in zip(node.inputs, cotangents, needs):
-                        if not need or cotangent is None:
-                            continue
-                        cotangent = _fit(xp, cotangent, parent, node.op.name)
-                        key = id(parent)
-                        if parent._node is not None:
-                            previous = pending.get(key)
-                            pending[key] = cotangent if previous is None else previous + cotangent
-                        elif key in reached:
-                            reached[key][1] = reached[key][1] + cotangent
+            parents = node.inputs
+            if targets is None:
+                needs = node.needs
+            else:
+                needs = tuple([
+                    isinstance(p, Tensor) and p.requires_grad
+                    and (id(p) in target_ids or (p._node is not None and p._node.seq > floor))
+                    for p in parents
+                ])
+            if True in needs:
+                if create_graph:
+                    _check_not_rebound(tensor, node)
+                    inputs, out = parents, tensor
+                else:
+                    inputs, out = node.saved, node.out
+                try:
+                    cotangents = node.op.vjp(xp, g, inputs, out, needs, **node.params)
+                except np.linalg.LinAlgError as error:
+                    raise SingularMatrixError(f"{node.op.name} (backward): {error}") from error
+                for parent, like, cotangent, need in zip(parents, inputs, cotangents, needs):
+                    if not need or cotangent is None:
+                        continue
+                    # Builtin dtypes are singletons, so `is not` is a cheap first test; _fit checks exactly.
+                    if cotangent.shape != like.shape or cotangent.dtype is not like.dtype:
+                        cotangent = _fit(xp, cotangent, like, node.op.name)
+                    parent_node = parent._node
+                    if parent_node is not None:
+                        if parent_node.pending is None:
+                            if parent_node.inputs is None:
+                                raise _released_error(parent_node)
+                            parent_node.pending = cotangent
+                            heapq.heappush(heap, (-parent_node.seq, parent))
                         else:
-                            reached[key] = [parent, cotangent]
+                            parent_node.pending = parent_node.pending + cotangent
+                        continue
+                    key = id(parent)
+                    if key in reached:
+                        reached[key][1] = reached[key][1] + cotangent
+                    else:
+                        reached[key] = [parent, cotangent]
             if not retain_graph:
                 node.release()
+    finally:
+        _state.grad = grad_mode
+        for _, tensor in heap:  # left over only when a rule raised
+            tensor._node.pending = None
     return reached
 
 
@@ -246,8 +260,14 @@ def _seed(root, cotangent, create_graph, opname):
     return seed
 
 
-def backward(root, cotangent=None, retain_graph=False, create_graph=False):
-    """Reverse mode from ``root``: add the gradient into ``.grad`` of every leaf requiring grad."""
+def backward(root, cotangent=None, retain_graph=None, create_graph=False):
+    """Reverse mode from ``root``: add the gradient into ``.grad`` of every leaf requiring grad.
+
+    ``retain_graph`` defaults to ``create_graph``: a recorded backward pass refers to
+    the forward graph, which must outlive it.
+    """
+    if retain_graph is None:
+        retain_graph = create_graph
     if not root.requires_grad:
         raise GraphError(
             "backward: this tensor does not require grad (no input of the computation that made it "
@@ -257,30 +277,33 @@ def backward(root, cotangent=None, retain_graph=False, create_graph=False):
     if root._node is None:
         reached = {id(root): [root, seed]}
     else:
-        reached = _propagate(root, seed, None, retain_graph, create_graph)
+        reached = _propagate(root, seed, None, retain_graph, create_graph, -1)
     for leaf, g in reached.values():
         if create_graph:
             leaf.grad = g if leaf.grad is None else leaf.grad + g
         else:
-            if not isinstance(g, np.ndarray) or g.flags.writeable:
-                g = np.array(g)  # own the array: it may be the caller's or shared between leaves
-            if leaf.grad is not None:
-                g = leaf.grad._data + g
+            # Sharing one array between two leaves' .grad is safe: it is read-only, and the
+            # seed was copied from the caller's cotangent, so no caller holds a writeable alias.
+            g = np.asarray(g) if leaf.grad is None else leaf.grad._data + g
             g.setflags(write=False)
             leaf.grad = Tensor._wrap(g)
 
 
-def grad(output, inputs, cotangent=None, retain_graph=False, create_graph=False):
+def grad(output, inputs, cotangent=None, retain_graph=None, create_graph=False, created_after=-1):
     """Cotangents of ``inputs`` (a list of Tensors) for ``output``; no ``.grad`` is touched.
 
     Returns a list with one entry per input: an array (or a Tensor when
     ``create_graph``), or None where the input does not influence the output.
+    ``created_after``: a sequence number taken before the inputs were made; the
+    walk skips older nodes (a transform's function may use an outer graph).
     """
+    if retain_graph is None:
+        retain_graph = create_graph
     seed = _seed(output, cotangent, create_graph, "grad")
     if not output.requires_grad:
         return [None] * len(inputs)
     if output._node is None:
         reached = {id(output): [output, seed]}
     else:
-        reached = _propagate(output, seed, inputs, retain_graph, create_graph)
+        reached = _propagate(output, seed, inputs, retain_graph, create_graph, created_after)
     return [reached[id(t)][1] if id(t) in reached else None for t in inputs]

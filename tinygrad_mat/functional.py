@@ -67,6 +67,7 @@ def value_and_grad(f, argnums=0):
         nums, single = _argnums(argnums, len(args), "grad")
         numpy_mode = _numpy_mode(args)
         nested = not numpy_mode
+        start = engine.next_sequence_number()
         with modes.inside_transform(), modes.enable_grad():
             handles = list(args)
             for n in nums:
@@ -78,7 +79,7 @@ def value_and_grad(f, argnums=0):
                 "use tm.vjp for a non-scalar output"
             )
         targets = [handles[n] for n in nums]
-        grads = engine.grad(out, targets, None, retain_graph=nested, create_graph=nested)
+        grads = engine.grad(out, targets, None, retain_graph=nested, create_graph=nested, created_after=start)
         results = []
         for g, t in zip(grads, targets):
             if g is None:
@@ -126,6 +127,7 @@ def vjp(f, *primals):
     """
     numpy_mode = _numpy_mode(primals)
     nested = not numpy_mode
+    start = engine.next_sequence_number()
     with modes.inside_transform(), modes.enable_grad():
         handles = [_reverse_handle(p, "vjp") for p in primals]
         out = _output(f(*handles), "vjp")
@@ -133,7 +135,7 @@ def vjp(f, *primals):
     def vjp_fn(cotangent):
         if not numpy_mode or isinstance(cotangent, Tensor):
             cotangent = as_tensor(cotangent, "vjp")
-        grads = engine.grad(out, handles, cotangent, retain_graph=True, create_graph=nested)
+        grads = engine.grad(out, handles, cotangent, retain_graph=True, create_graph=nested, created_after=start)
         results = []
         for g, h in zip(grads, handles):
             if g is None:

@@ -156,14 +156,15 @@ class Tensor:
         return f"Tensor({body}{''.join(', ' + e for e in extra)})"
 
     # -------------------------------------------------------------- reverse mode
-    def backward(self, gradient=None, retain_graph=False, create_graph=False):
+    def backward(self, gradient=None, retain_graph=None, create_graph=False):
         """Add d(self)/d(leaf) to ``.grad`` of every leaf that requires grad.
 
         For a scalar (size-1) tensor ``gradient`` may be omitted; otherwise pass
         the cotangent (same shape as self). Gradients accumulate across calls
         until reset with ``t.grad = None`` or ``tm.zero_grad``. The graph is
         released unless ``retain_graph``; ``create_graph`` records the backward
-        pass so that the gradients can be differentiated again.
+        pass so that the gradients can be differentiated again (and then keeps
+        the graph unless ``retain_graph=False`` is given).
 
         >>> import tinygrad_mat as tm
         >>> x = tm.tensor(3.0, requires_grad=True)

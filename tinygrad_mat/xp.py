@@ -50,7 +50,7 @@ class NumpyNS:
 
     @staticmethod
     def mT(x):
-        return np.swapaxes(x, -1, -2)
+        return x.mT
 
     exp = staticmethod(np.exp)
     log = staticmethod(np.log)
