@@ -4,7 +4,9 @@ import math
 from numba import njit
 
 
-@njit(cache=True, fastmath=True)
+# Reassociation lets the sum vectorise; not fastmath=True, whose no-inf/no-nan
+# assumptions would compile the isfinite guard away.
+@njit(cache=True, fastmath={"reassoc", "contract", "nsz", "arcp"})
 def logsumexp_rows(x, out):
     """out[r] = log Σ_c exp(x[r, c]), shifted by the row maximum so that nothing overflows.
 

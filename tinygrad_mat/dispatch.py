@@ -26,8 +26,10 @@ def kernels():
 
 
 def _numpy_sigmoid(x):
-    # 0.5 (1 + tanh(x/2)) equals 1 / (1 + e^-x) and never overflows.
-    return 0.5 * (1.0 + np.tanh(0.5 * x))
+    # e = exp(-|x|) never overflows; 1/(1+e) for x ≥ 0 and e/(1+e) for x < 0 keep full
+    # relative precision in both tails (0.5(1 + tanh(x/2)) cancels for very negative x).
+    e = np.exp(-np.abs(x))
+    return np.where(x >= 0, 1.0, e) / (1.0 + e)
 
 
 def sigmoid(x):

@@ -163,8 +163,8 @@ def logsumexp(x, axis=None, keepdims=False):
     """log Σ exp(x) over ``axis``, computed without overflow.
 
     >>> import tinygrad_mat as tm
-    >>> tm.logsumexp(tm.tensor([1000.0, 1000.0])).item() - 1000.0   # ln 2
-    0.6931471805599453
+    >>> round(tm.logsumexp(tm.tensor([1000.0, 1000.0])).item() - 1000.0, 10)   # ln 2
+    0.6931471806
     """
     x = as_tensor(x, "logsumexp")
     axes = _axes(axis, x.ndim, "logsumexp")

@@ -1,0 +1,28 @@
+"""The docstring examples run, and the demo prints a gradient beside its closed form and central differences."""
+import doctest
+import importlib
+import pkgutil
+import re
+import subprocess
+import sys
+
+import tinygrad_mat
+
+
+def test_docstring_examples_run():
+    attempted = 0
+    for info in pkgutil.walk_packages(tinygrad_mat.__path__, "tinygrad_mat."):
+        if info.name.endswith("__main__"):
+            continue
+        module = importlib.import_module(info.name)
+        result = doctest.testmod(module, optionflags=doctest.NORMALIZE_WHITESPACE)
+        assert result.failed == 0, info.name
+        attempted += result.attempted
+    assert attempted >= 20
+
+
+def test_demo_shows_agreement():
+    out = subprocess.run([sys.executable, "-m", "tinygrad_mat"], check=True, capture_output=True, text=True).stdout
+    assert "closed form 2Xᵀ(XW − Y)" in out and "central differences" in out
+    differences = [float(x) for x in re.findall(r"max \|reverse − (?:closed form|central differences)\| = (\S+)", out)]
+    assert len(differences) == 4 and max(differences) < 1e-6
