@@ -5,6 +5,7 @@ import pkgutil
 import re
 import subprocess
 import sys
+from pathlib import Path
 
 import tinygrad_mat
 
@@ -26,3 +27,19 @@ def test_demo_shows_agreement():
     assert "closed form 2Xᵀ(XW − Y)" in out and "central differences" in out
     differences = [float(x) for x in re.findall(r"max \|reverse − (?:closed form|central differences)\| = (\S+)", out)]
     assert len(differences) == 4 and max(differences) < 1e-6
+
+
+README = Path(__file__).resolve().parents[1] / "README.md"
+
+
+def test_readme_op_table_is_the_registry():
+    text = README.read_text(encoding="utf-8")
+    table = text.split("<!-- op-table:start -->\n")[1].split("\n<!-- op-table:end -->")[0]
+    assert table == tinygrad_mat.ops.rule_table()
+
+
+def test_readme_example_runs(capsys):
+    text = README.read_text(encoding="utf-8")
+    example = text.split("## Ten lines\n\n```python\n")[1].split("```")[0]
+    exec(compile(example, "README example", "exec"), {})
+    assert capsys.readouterr().out.strip() == "True"

@@ -19,6 +19,7 @@ Tensor = None
 
 _NO_PARAMS = {}
 _state = modes.state
+_new_tensor = object.__new__
 # Every node gets the next number: a node depends only on nodes made before it, so
 # descending numbers are a topological order of any graph.
 _sequence = itertools.count()
@@ -49,9 +50,6 @@ class Node:
         self.params = params
         self.needs = needs
         self.pending = None  # the cotangent summed so far, during one backward pass
-
-    def release(self):
-        self.inputs = self.saved = self.out = None
 
 
 def as_constant(value, opname):
@@ -98,16 +96,19 @@ def apply(op, args, params=_NO_PARAMS):
             arrays.append(as_constant(a, op.name))
             needs.append(False)
     try:
-        out = op.forward(*arrays, **params)
+        out = op.forward(*arrays, **params) if params else op.forward(*arrays)
     except (ValueError, IndexError, TypeError, np.linalg.LinAlgError) as error:
         raise op.explain(error, arrays, params) from error
     if type(out) is not np.ndarray:
         out = np.asarray(out)
     out.setflags(write=False)
-    result = Tensor._wrap(out)
+    result = _new_tensor(Tensor)
+    result._data = out
+    result.requires_grad = False
+    result.grad = result._node = result._tangents = None
     if True in needs and _state.grad:
         result.requires_grad = True
-        result._node = Node(op, args, arrays, out, params, tuple(needs))
+        result._node = Node(op, args, arrays, out, params, needs)
     if has_tangents:
         from .forward import propagate
 
@@ -195,14 +196,18 @@ def _propagate(root, seed, targets, retain_graph, create_graph, created_after):
                     and (id(p) in target_ids or (p._node is not None and p._node.seq > floor))
                     for p in parents
                 ])
-            if True in needs:
+            if True in needs:  # a list (recorded at forward time) or a tuple
                 if create_graph:
                     _check_not_rebound(tensor, node)
                     inputs, out = parents, tensor
                 else:
                     inputs, out = node.saved, node.out
                 try:
-                    cotangents = node.op.vjp(xp, g, inputs, out, needs, **node.params)
+                    params = node.params
+                    if params:
+                        cotangents = node.op.vjp(xp, g, inputs, out, needs, **params)
+                    else:
+                        cotangents = node.op.vjp(xp, g, inputs, out, needs)
                 except np.linalg.LinAlgError as error:
                     raise SingularMatrixError(f"{node.op.name} (backward): {error}") from error
                 for parent, like, cotangent, need in zip(parents, inputs, cotangents, needs):
@@ -227,7 +232,7 @@ def _propagate(root, seed, targets, retain_graph, create_graph, created_after):
                     else:
                         reached[key] = [parent, cotangent]
             if not retain_graph:
-                node.release()
+                node.inputs = node.saved = node.out = None  # release (inline: this loop is hot)
     finally:
         _state.grad = grad_mode
         for _, tensor in heap:  # left over only when a rule raised
@@ -286,7 +291,11 @@ def backward(root, cotangent=None, retain_graph=None, create_graph=False):
             # seed was copied from the caller's cotangent, so no caller holds a writeable alias.
             g = np.asarray(g) if leaf.grad is None else leaf.grad._data + g
             g.setflags(write=False)
-            leaf.grad = Tensor._wrap(g)
+            wrapped = _new_tensor(Tensor)
+            wrapped._data = g
+            wrapped.requires_grad = False
+            wrapped.grad = wrapped._node = wrapped._tangents = None
+            leaf.grad = wrapped
 
 
 def grad(output, inputs, cotangent=None, retain_graph=None, create_graph=False, created_after=-1):

@@ -369,7 +369,6 @@ for _name in (
     "reshape", "broadcast_to", "transpose", "scatter_add", "sum_to", "astype",
 ):
     setattr(TensorNS, _name, staticmethod(globals()[_name]))
-TensorNS.mT = staticmethod(matrix_transpose)
 TensorNS.value = staticmethod(lambda x: np.asarray(x._data if isinstance(x, Tensor) else x))
 TensorNS.cofactor = staticmethod(
     lambda a: reshape(det(a), a.shape[:-2] + (1, 1)) * matrix_transpose(inv(a))

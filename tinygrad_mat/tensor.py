@@ -9,6 +9,11 @@ import numpy as np
 
 from . import engine, modes
 from .errors import DTypeError, GraphError
+from .ops import REGISTRY as _OPS
+
+# Binary operators go straight to the engine: they are the hottest path of the library.
+_apply = engine.apply
+_ADD, _SUB, _MUL, _DIV, _POW, _MATMUL = (_OPS[n] for n in ("add", "sub", "mul", "div", "pow", "matmul"))
 
 
 def to_float_array(data, opname="tensor"):
@@ -176,40 +181,40 @@ class Tensor:
 
     # -------------------------------------------------------------- operators
     def __add__(self, other):
-        return F.add(self, other)
+        return _apply(_ADD, (self, other))
 
     def __radd__(self, other):
-        return F.add(other, self)
+        return _apply(_ADD, (other, self))
 
     def __sub__(self, other):
-        return F.sub(self, other)
+        return _apply(_SUB, (self, other))
 
     def __rsub__(self, other):
-        return F.sub(other, self)
+        return _apply(_SUB, (other, self))
 
     def __mul__(self, other):
-        return F.mul(self, other)
+        return _apply(_MUL, (self, other))
 
     def __rmul__(self, other):
-        return F.mul(other, self)
+        return _apply(_MUL, (other, self))
 
     def __truediv__(self, other):
-        return F.div(self, other)
+        return _apply(_DIV, (self, other))
 
     def __rtruediv__(self, other):
-        return F.div(other, self)
+        return _apply(_DIV, (other, self))
 
     def __pow__(self, other):
-        return F.pow(self, other)
+        return _apply(_POW, (self, other))
 
     def __rpow__(self, other):
-        return F.pow(other, self)
+        return _apply(_POW, (other, self))
 
     def __matmul__(self, other):
-        return F.matmul(self, other)
+        return _apply(_MATMUL, (self, other))
 
     def __rmatmul__(self, other):
-        return F.matmul(other, self)
+        return _apply(_MATMUL, (other, self))
 
     def __neg__(self):
         return F.neg(self)

@@ -48,10 +48,6 @@ class NumpyNS:
     def value(x):
         return np.asarray(x)
 
-    @staticmethod
-    def mT(x):
-        return x.mT
-
     exp = staticmethod(np.exp)
     log = staticmethod(np.log)
     sqrt = staticmethod(np.sqrt)

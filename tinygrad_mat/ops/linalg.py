@@ -45,11 +45,11 @@ class MatMul(Op):
                 g = _as_matrix_col(xp, g)
         ga = gb = None
         if needs[0]:
-            ga = g @ xp.mT(b)
+            ga = g @ b.mT
             if a_vec:
                 ga = _drop_axis(xp, ga, -2) if ga.ndim > 2 else xp.reshape(ga, ga.shape[-1:])
         if needs[1]:
-            gb = xp.mT(a) @ g
+            gb = a.mT @ g
             if b_vec:
                 gb = _drop_axis(xp, gb, -1) if gb.ndim > 2 else xp.reshape(gb, gb.shape[-2:-1])
         return ga, gb
@@ -132,7 +132,7 @@ class Inv(Op):
         return np.linalg.inv(a)
 
     def vjp(self, xp, g, inputs, out, needs):
-        out_t = xp.mT(out)
+        out_t = out.mT
         return (-(out_t @ g @ out_t),)
 
     def jvp(self, xp, tangents, inputs, out):
@@ -169,11 +169,11 @@ class LogAbsDet(Op):
         return np.linalg.slogdet(a)[1]
 
     def vjp(self, xp, g, inputs, out, needs):
-        return (xp.reshape(g, g.shape + (1, 1)) * xp.mT(xp.inv(inputs[0])),)
+        return (xp.reshape(g, g.shape + (1, 1)) * xp.inv(inputs[0]).mT,)
 
     def jvp(self, xp, tangents, inputs, out):
         a = inputs[0]
-        return xp.sum(xp.mT(xp.inv(a)) * tangents[0], (a.ndim - 2, a.ndim - 1), False)
+        return xp.sum(xp.inv(a).mT * tangents[0], (a.ndim - 2, a.ndim - 1), False)
 
 
 @register
@@ -200,8 +200,8 @@ class Solve(Op):
         vector = b.ndim == 1
         if vector:
             g, out = _as_matrix_col(xp, g), _as_matrix_col(xp, out)
-        gb = xp.solve(xp.mT(a), g)
-        ga = -(gb @ xp.mT(out)) if needs[0] else None
+        gb = xp.solve(a.mT, g)
+        ga = -(gb @ out.mT) if needs[0] else None
         if not needs[1]:
             gb = None
         elif vector:
