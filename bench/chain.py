@@ -41,12 +41,8 @@ def make_numpy(x0, params):
     return step
 
 
-def make_tinygrad_mat(x0, params):
-    import tinygrad_mat as tm
-
-    x = tm.tensor(x0)
-    ws = [tm.tensor(w, requires_grad=True) for w in params]
-    seed = np.ones_like(x0)
+def _eager_step(x, ws, seed):
+    """One step in a PyTorch-style eager framework: build the chain, backward, collect, reset."""
 
     def step():
         h = x
@@ -60,6 +56,12 @@ def make_tinygrad_mat(x0, params):
         return grads
 
     return step
+
+
+def make_tinygrad_mat(x0, params):
+    import tinygrad_mat as tm
+
+    return _eager_step(tm.tensor(x0), [tm.tensor(w, requires_grad=True) for w in params], np.ones_like(x0))
 
 
 def make_torch(x0, params):
@@ -67,21 +69,7 @@ def make_torch(x0, params):
 
     torch.set_num_threads(1)
     x = torch.tensor(x0)
-    ws = [torch.tensor(w, requires_grad=True) for w in params]
-    seed = torch.ones_like(x)
-
-    def step():
-        h = x
-        for i, w in enumerate(ws):
-            kind = KINDS[i % 3]
-            h = h @ w if kind == "matmul" else (h + w if kind == "add" else h * w)
-        h.backward(seed)
-        grads = [w.grad for w in ws]
-        for w in ws:
-            w.grad = None
-        return grads
-
-    return step
+    return _eager_step(x, [torch.tensor(w, requires_grad=True) for w in params], torch.ones_like(x))
 
 
 def make_autograd(x0, params):

@@ -43,13 +43,21 @@ def _reverse_handle(x, name):
     return handle
 
 
-def _output(value, name):
-    out = as_tensor(value, name)
-    return out
-
-
 def _to_numpy(t):
     return np.array(t._data if isinstance(t, Tensor) else t)
+
+
+def _gradients(grads, handles, numpy_mode):
+    """The engine's cotangents as the caller gets them: zeros where none arrived, numpy or Tensors."""
+    results = []
+    for g, handle in zip(grads, handles):
+        if g is None:
+            g = np.zeros(handle.shape, dtype=handle.dtype)
+        if numpy_mode:
+            results.append(_to_numpy(g))
+        else:
+            results.append(g if isinstance(g, Tensor) else Tensor._wrap(np.asarray(g)))
+    return results
 
 
 def value_and_grad(f, argnums=0):
@@ -72,7 +80,7 @@ def value_and_grad(f, argnums=0):
             handles = list(args)
             for n in nums:
                 handles[n] = _reverse_handle(args[n], "grad")
-            out = _output(f(*handles), "grad")
+            out = as_tensor(f(*handles), "grad")
         if out.size != 1:
             raise ShapeError(
                 f"grad: f must return a scalar (one element), got shape {out.shape}; "
@@ -80,14 +88,7 @@ def value_and_grad(f, argnums=0):
             )
         targets = [handles[n] for n in nums]
         grads = engine.grad(out, targets, None, retain_graph=nested, create_graph=nested, created_after=start)
-        results = []
-        for g, t in zip(grads, targets):
-            if g is None:
-                g = np.zeros(t.shape, dtype=t.dtype)
-            if numpy_mode:
-                results.append(_to_numpy(g))
-            else:
-                results.append(g if isinstance(g, Tensor) else Tensor._wrap(np.asarray(g)))
+        results = _gradients(grads, targets, numpy_mode)
         value = _to_numpy(out) if numpy_mode else out
         return value, (results[0] if single else tuple(results))
 
@@ -130,21 +131,13 @@ def vjp(f, *primals):
     start = engine.next_sequence_number()
     with modes.inside_transform(), modes.enable_grad():
         handles = [_reverse_handle(p, "vjp") for p in primals]
-        out = _output(f(*handles), "vjp")
+        out = as_tensor(f(*handles), "vjp")
 
     def vjp_fn(cotangent):
         if not numpy_mode or isinstance(cotangent, Tensor):
             cotangent = as_tensor(cotangent, "vjp")
         grads = engine.grad(out, handles, cotangent, retain_graph=True, create_graph=nested, created_after=start)
-        results = []
-        for g, h in zip(grads, handles):
-            if g is None:
-                g = np.zeros(h.shape, dtype=h.dtype)
-            if numpy_mode:
-                results.append(_to_numpy(g))
-            else:
-                results.append(g if isinstance(g, Tensor) else Tensor._wrap(np.asarray(g)))
-        return tuple(results)
+        return tuple(_gradients(grads, handles, numpy_mode))
 
     return (_to_numpy(out) if numpy_mode else out), vjp_fn
 
@@ -187,7 +180,7 @@ def jvp(f, primals, tangents):
     level = modes.new_level()
     with modes.inside_transform():
         handles = [_forward_handle(p, t, level, i) for i, (p, t) in enumerate(zip(primals, tangents))]
-        out = _output(f(*handles), "jvp")
+        out = as_tensor(f(*handles), "jvp")
     tangent = out._tangents.get(level) if out._tangents else None
     if tangent is None:
         tangent = Tensor._wrap(np.zeros(out.shape, dtype=out.dtype))

@@ -325,24 +325,31 @@ class Tensor:
         return F.slogdet(self)
 
     def exp(self):
+        """eˣ elementwise."""
         return F.exp(self)
 
     def log(self):
+        """Natural logarithm elementwise."""
         return F.log(self)
 
     def sqrt(self):
+        """Square root elementwise."""
         return F.sqrt(self)
 
     def tanh(self):
+        """Hyperbolic tangent elementwise."""
         return F.tanh(self)
 
     def sigmoid(self):
+        """Logistic function elementwise (stable)."""
         return F.sigmoid(self)
 
     def relu(self):
+        """max(x, 0) elementwise."""
         return F.relu(self)
 
     def abs(self):
+        """|x| elementwise."""
         return F.abs(self)
 
 
