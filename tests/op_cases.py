@@ -93,6 +93,10 @@ CASES = [
     Case("solve", tm.solve, [(3, 3), (3,)], domain="invertible", label="vector"),
     Case("solve", tm.solve, [(2, 3, 3), (3,)], domain="invertible", label="stacked-vector"),
     Case("solve", tm.solve, [(2, 3, 3), (2, 3, 1)], domain="invertible", label="stacked"),
+    Case("stack", lambda a, b: tm.stack([a, b * b, a], axis=1), [(2, 3), (2, 3)]),
+    Case("stack", lambda a: tm.stack([a, a**2, 2.0]), [()], label="scalars-and-constant"),
+    Case("concatenate", lambda a, b: tm.concatenate([a, b, a], axis=-1), [(2, 3), (2, 1)]),
+    Case("concatenate", lambda a: tm.concatenate([a, np.ones(2)]), [(3,)], label="with-constant"),
     Case("alias", lambda a: engine.apply(REGISTRY["alias"], (a,)) * a, [(2, 3)]),
     # Through float32 and back: linear, so a wide step keeps float32 rounding out of the estimate.
     Case("cast", lambda a: tm.astype(tm.astype(a, np.float32), np.float64) * 2.0, [(2, 3)],

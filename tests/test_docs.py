@@ -43,3 +43,16 @@ def test_readme_example_runs(capsys):
     example = text.split("## Ten lines\n\n```python\n")[1].split("```")[0]
     exec(compile(example, "README example", "exec"), {})
     assert capsys.readouterr().out.strip() == "True"
+
+
+def test_readme_kronecker_example_is_true():
+    text = README.read_text(encoding="utf-8")
+    example = text.split("**Worked example: the Kronecker form.**")[1].split("```python\n")[1].split("```")[0]
+    import numpy as np
+
+    namespace = {"np": np, "tm": tinygrad_mat}
+    exec(compile(example, "README Kronecker example", "exec"), namespace)
+    J = namespace["J"]
+    expected = np.array([[0, 0, 1, 2], [0, 0, 3, 4], [1, 2, 1, 2], [3, 4, 3, 4]], dtype=float)
+    np.testing.assert_array_equal(J, expected)
+    np.testing.assert_array_equal(J, np.kron(namespace["B"].T, namespace["A"]))

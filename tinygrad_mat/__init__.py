@@ -13,9 +13,11 @@ from .functional import grad, jvp, value_and_grad, vjp
 from .functions import (
     abs, add, as_tensor, astype, broadcast_to, det, div, exp, getitem, inv, log, log_softmax,
     logsumexp, matmul, matrix_transpose, mean, mul, neg, norm, pow, relu, reshape, scatter_add,
-    sigmoid, slogdet, softmax, solve, sqrt, sub, sum, sum_to, tanh, tensor, trace, transpose,
+    sigmoid, slogdet, softmax, solve, sqrt, stack, concatenate, sub, sum, sum_to, tanh, tensor, trace,
+    transpose,
     zero_grad,
 )
+from .jacobians import hessian, hvp, jacfwd, jacobian, jacrev
 from .modes import enable_grad, is_grad_enabled, no_grad, set_grad_enabled
 from .tensor import Tensor
 

@@ -43,6 +43,19 @@ def _reverse_handle(x, name):
     return handle
 
 
+def function_output(value, name, requirement="needs"):
+    """What f returned, as a Tensor; anything but one array is refused (a tuple of Tensors would
+    otherwise turn into a constant array, and the derivative silently into zero)."""
+    if isinstance(value, Tensor):
+        return value
+    if isinstance(value, (np.ndarray, np.generic, float, int)) and not isinstance(value, bool):
+        return as_tensor(value, name)
+    raise TypeError(
+        f"{name}: {requirement} f to return one array (a Tensor, numpy array or number), "
+        f"got {type(value).__name__}"
+    )
+
+
 def _to_numpy(t):
     return np.array(t._data if isinstance(t, Tensor) else t)
 
@@ -80,7 +93,7 @@ def value_and_grad(f, argnums=0):
             handles = list(args)
             for n in nums:
                 handles[n] = _reverse_handle(args[n], "grad")
-            out = as_tensor(f(*handles), "grad")
+            out = function_output(f(*handles), "grad")
         if out.size != 1:
             raise ShapeError(
                 f"grad: f must return a scalar (one element), got shape {out.shape}; "
@@ -131,7 +144,7 @@ def vjp(f, *primals):
     start = engine.next_sequence_number()
     with modes.inside_transform(), modes.enable_grad():
         handles = [_reverse_handle(p, "vjp") for p in primals]
-        out = as_tensor(f(*handles), "vjp")
+        out = function_output(f(*handles), "vjp")
 
     def vjp_fn(cotangent):
         if not numpy_mode or isinstance(cotangent, Tensor):
@@ -180,7 +193,7 @@ def jvp(f, primals, tangents):
     level = modes.new_level()
     with modes.inside_transform():
         handles = [_forward_handle(p, t, level, i) for i, (p, t) in enumerate(zip(primals, tangents))]
-        out = as_tensor(f(*handles), "jvp")
+        out = function_output(f(*handles), "jvp")
     tangent = out._tangents.get(level) if out._tangents else None
     if tangent is None:
         tangent = Tensor._wrap(np.zeros(out.shape, dtype=out.dtype))

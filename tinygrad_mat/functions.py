@@ -263,6 +263,36 @@ def scatter_add(values, index, shape):
     return apply(OPS["scatter_add"], (values,), {"index": _normalise_index(index), "shape": tuple(shape)})
 
 
+def stack(tensors, axis=0):
+    """Join same-shape Tensors (or numbers, arrays) along a new axis, as ``numpy.stack``.
+
+    >>> import tinygrad_mat as tm
+    >>> x = tm.tensor(3.0)
+    >>> tm.stack([x, x**2])                      # the notes' f(x) = [x, x²]
+    Tensor([3., 9.])
+    """
+    tensors = tuple(tensors)
+    if not tensors:
+        raise ShapeError("stack: needs at least one array")
+    ndim = np.ndim(tensors[0]._data if isinstance(tensors[0], Tensor) else tensors[0]) + 1
+    if not isinstance(axis, (int, np.integer)) or not -ndim <= axis < ndim:
+        raise ShapeError(f"stack: axis {axis} is out of range for the {ndim} axes of the result")
+    return apply(OPS["stack"], tensors, {"axis": int(axis) % ndim})
+
+
+def concatenate(tensors, axis=0):
+    """Join Tensors (or arrays) along an existing axis, as ``numpy.concatenate``."""
+    tensors = tuple(tensors)
+    if not tensors:
+        raise ShapeError("concatenate: needs at least one array")
+    ndim = np.ndim(tensors[0]._data if isinstance(tensors[0], Tensor) else tensors[0])
+    if ndim == 0:
+        raise ShapeError("concatenate: zero-dimensional arrays cannot be concatenated; use stack")
+    if not isinstance(axis, (int, np.integer)) or not -ndim <= axis < ndim:
+        raise ShapeError(f"concatenate: axis {axis} is out of range for arrays with {ndim} axes")
+    return apply(OPS["concatenate"], tensors, {"axis": int(axis) % ndim})
+
+
 def sum_to(x, shape):
     """Sum ``x`` over the axes broadcasting added, giving ``shape`` (unbroadcast)."""
     x = as_tensor(x, "sum_to")
@@ -366,7 +396,7 @@ def zero_grad(*tensors):
 # The namespace rules run in when a backward pass is recorded: these same functions.
 for _name in (
     "exp", "log", "sqrt", "tanh", "inv", "solve", "det", "sum", "mean", "trace",
-    "reshape", "broadcast_to", "transpose", "scatter_add", "sum_to", "astype",
+    "reshape", "broadcast_to", "transpose", "scatter_add", "sum_to", "astype", "stack", "concatenate",
 ):
     setattr(TensorNS, _name, staticmethod(globals()[_name]))
 TensorNS.value = staticmethod(lambda x: np.asarray(x._data if isinstance(x, Tensor) else x))

@@ -61,6 +61,8 @@ class NumpyNS:
     reshape = staticmethod(np.reshape)
     broadcast_to = staticmethod(np.broadcast_to)
     transpose = staticmethod(np.transpose)
+    stack = staticmethod(np.stack)
+    concatenate = staticmethod(np.concatenate)
 
     @staticmethod
     def sum(x, axis=None, keepdims=False):

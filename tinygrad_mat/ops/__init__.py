@@ -16,6 +16,7 @@ USAGE = {
     "matmul": "`a @ b`, `tm.matmul`", "trace": "`tm.trace`, `x.trace()`",
     "norm": "`tm.norm(x, axis)`", "inv": "`tm.inv`", "det": "`tm.det`",
     "slogdet": "`tm.slogdet` → (sign, log\\|det\\|)", "solve": "`tm.solve(A, B)`",
+    "stack": "`tm.stack(tensors, axis)`", "concatenate": "`tm.concatenate(tensors, axis)`",
 }
 
 

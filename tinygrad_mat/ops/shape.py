@@ -99,3 +99,47 @@ class ScatterAdd(Op):
 
     def jvp(self, xp, tangents, inputs, out, index, shape):
         return xp.scatter_add(tangents[0], index, shape)
+
+
+def _zeros_where_missing(tangents, inputs):
+    """Tangents with None (zero) replaced by zero arrays: stacking needs every piece."""
+    return [np.zeros(np.shape(x)) if t is None else t for t, x in zip(tangents, inputs)]
+
+
+@register
+class Stack(Op):
+    name = "stack"
+    vjp_text = "X̄ᵢ = Z̄ at position i of the new axis"
+    jvp_text = "Ż = stack(Ẋ₁, …, Ẋₙ)"
+
+    def forward(self, *arrays, axis):
+        return np.stack(arrays, axis=axis)
+
+    def vjp(self, xp, g, inputs, out, needs, axis):
+        lead = (slice(None),) * axis
+        return tuple(g[lead + (i,)] if need else None for i, need in enumerate(needs))
+
+    def jvp(self, xp, tangents, inputs, out, axis):
+        return xp.stack(_zeros_where_missing(tangents, inputs), axis)
+
+
+@register
+class Concatenate(Op):
+    name = "concatenate"
+    vjp_text = "X̄ᵢ = the slice of Z̄ where Xᵢ sits along the axis"
+    jvp_text = "Ż = concatenate(Ẋ₁, …, Ẋₙ)"
+
+    def forward(self, *arrays, axis):
+        return np.concatenate(arrays, axis=axis)
+
+    def vjp(self, xp, g, inputs, out, needs, axis):
+        lead = (slice(None),) * axis
+        pieces, start = [], 0
+        for x, need in zip(inputs, needs):
+            stop = start + np.shape(x)[axis]
+            pieces.append(g[lead + (slice(start, stop),)] if need else None)
+            start = stop
+        return tuple(pieces)
+
+    def jvp(self, xp, tangents, inputs, out, axis):
+        return xp.concatenate(_zeros_where_missing(tangents, inputs), axis)

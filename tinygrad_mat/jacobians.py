@@ -1,0 +1,179 @@
+"""Jacobians in numerator, denominator and vec layout; Hessians; Hessian-vector products.
+
+For F = f(X), the derivative holds every ∂Fᵢⱼ/∂Xₖₗ:
+  * ``layout="numerator"``: shape F.shape + X.shape (what PyTorch, JAX and autograd return);
+  * ``layout="denominator"``: shape X.shape + F.shape (the notes' default for gradients);
+  * ``vec=True``: the matrix ∂vec(F)/∂vec(X)ᵀ, size(F) × size(X), with the column-major vec
+    (columns stacked) of matrix calculus, so that d vec(AXB) = (Bᵀ ⊗ A) d vec(X); in denominator
+    layout its transpose.
+
+Built from forward passes (one per entry of X, ``mode="fwd"``) or reverse passes (one per entry of
+F, ``mode="rev"``); ``"auto"`` picks the one with fewer passes. Like the other transforms, numpy in
+gives numpy out at top level, and nested calls return Tensors, so Jacobians compose.
+"""
+import numpy as np
+
+from . import functions, modes
+from .errors import ShapeError
+from .functional import _argnums, _numpy_mode, function_output, grad, jvp, vjp
+from .tensor import Tensor
+
+LAYOUTS = ("numerator", "denominator")
+MODES = ("auto", "fwd", "rev")
+
+
+def _value(x):
+    return x._data if isinstance(x, Tensor) else np.asarray(x, dtype=np.float64)
+
+
+def _requirement(vec):
+    return "vec=True needs" if vec else "needs"
+
+
+def _output_shape(f_x, x, vec):
+    """F's shape from one evaluation without recording; a clear error if f returns no array."""
+    with modes.no_grad():
+        return function_output(f_x(functions.as_tensor(x)), "jacobian", _requirement(vec)).shape
+
+
+def _bases(shape, dtype):
+    """The unit arrays e_k of ``shape``, k in row-major order."""
+    size = int(np.prod(shape, dtype=np.int64))
+    for k in range(size):
+        e = np.zeros(size, dtype=dtype)
+        e[k] = 1.0
+        yield e.reshape(shape)
+
+
+def _assemble(pieces, axis, shape, lib, dtype):
+    if not pieces:
+        return np.zeros(shape, dtype=dtype)
+    return lib.reshape(lib.stack(pieces, axis), shape)
+
+
+def _numerator_reverse(f_x, x, lib, vec):
+    out, vjp_fn = vjp(lambda x: function_output(f_x(x), "jacobian", _requirement(vec)), x)
+    x_shape, f_shape = np.shape(_value(x)), np.shape(_value(out))
+    rows = [vjp_fn(e)[0] for e in _bases(f_shape, _value(out).dtype)]  # row i: eᵢᵀ J, X-shaped
+    return _assemble(rows, 0, f_shape + x_shape, lib, _value(out).dtype)
+
+
+def _numerator_forward(f_x, x, f_shape, lib):
+    x_value = _value(x)
+    columns = [jvp(f_x, (x,), (e,))[1] for e in _bases(x_value.shape, x_value.dtype)]  # J eₖ, F-shaped
+    return _assemble(columns, -1, f_shape + x_value.shape, lib, x_value.dtype)
+
+
+def _layout(J, f_ndim, x_ndim, layout, vec, lib):
+    """Numerator J (F.shape + X.shape) to the layout asked for."""
+    f_axes, x_axes = tuple(range(f_ndim)), tuple(range(f_ndim, f_ndim + x_ndim))
+    if vec:
+        shape = np.shape(_value(J))
+        size_f, size_x = int(np.prod(shape[:f_ndim])), int(np.prod(shape[f_ndim:]))
+        # Column-major vec = row-major flattening of the array with its axes reversed.
+        J = lib.reshape(lib.transpose(J, f_axes[::-1] + x_axes[::-1]), (size_f, size_x))
+        return J if layout == "numerator" else lib.transpose(J, (1, 0))
+    if layout == "denominator":
+        return lib.transpose(J, x_axes + f_axes)
+    return J
+
+
+def jacobian(f, argnums=0, mode="auto", layout="numerator", vec=False):
+    """The Jacobian function of f: same arguments, returns ∂f/∂args[argnums] in the layout asked for.
+
+    >>> import numpy as np, tinygrad_mat as tm
+    >>> A = np.array([[1.0, 2.0, 3.0], [4.0, 5.0, 6.0]])
+    >>> tm.jacobian(lambda x: A @ x)(np.ones(3))                            # numerator: A
+    array([[1., 2., 3.],
+           [4., 5., 6.]])
+    >>> tm.jacobian(lambda x: A @ x, layout="denominator")(np.ones(3)).shape   # Aᵀ
+    (3, 2)
+    >>> X, B = np.ones((2, 2)), np.array([[0.0, 1.0], [2.0, 3.0]])
+    >>> bool(np.allclose(tm.jacobian(lambda X: A.T @ X @ B, vec=True)(X), np.kron(B.T, A.T)))
+    True
+    """
+    if layout not in LAYOUTS:
+        raise ValueError(f"jacobian: layout must be 'numerator' or 'denominator', not {layout!r}")
+    if mode not in MODES:
+        raise ValueError(f"jacobian: mode must be 'auto', 'fwd' or 'rev', not {mode!r}")
+    vec = bool(vec)
+
+    def wrapper(*args):
+        nums, single = _argnums(argnums, len(args), "jacobian")
+        lib = np if _numpy_mode(args) else functions
+        results = []
+        for n in nums:
+            def f_x(x, n=n):
+                return f(*args[:n], x, *args[n + 1:])
+
+            x = args[n]
+            x_shape = np.shape(_value(x))
+            f_shape = None if mode == "rev" else _output_shape(f_x, x, vec)
+            if mode == "rev" or (mode == "auto" and np.prod(x_shape) > np.prod(f_shape)):
+                J = _numerator_reverse(f_x, x, lib, vec)
+            else:
+                J = _numerator_forward(f_x, x, f_shape, lib)
+            f_ndim = np.ndim(_value(J)) - len(x_shape)
+            results.append(_layout(J, f_ndim, len(x_shape), layout, vec, lib))
+        return results[0] if single else tuple(results)
+
+    wrapper.__name__ = f"jacobian({getattr(f, '__name__', 'f')})"
+    return wrapper
+
+
+def jacfwd(f, argnums=0):
+    """Jacobian in numerator layout (F.shape + X.shape) from forward passes, as ``jax.jacfwd``."""
+    return jacobian(f, argnums, mode="fwd")
+
+
+def jacrev(f, argnums=0):
+    """Jacobian in numerator layout (F.shape + X.shape) from reverse passes, as ``jax.jacrev``."""
+    return jacobian(f, argnums, mode="rev")
+
+
+def _require_scalar(f, args, nums, name):
+    args = [functions.as_tensor(a) if i in nums else a for i, a in enumerate(args)]
+    with modes.no_grad():
+        out = function_output(f(*args), name)
+    if out.size != 1:
+        raise ShapeError(f"{name}: f must return a scalar (one element), got shape {out.shape}")
+
+
+def hessian(f, argnums=0, vec=False):
+    """∂²f/∂X∂X of a scalar f, shape X.shape + X.shape, or with ``vec`` the symmetric
+    size(X) × size(X) matrix ∂²f/∂vec(X)∂vec(X)ᵀ. Forward mode over the reverse-mode gradient.
+
+    With a tuple of argnums, returns the blocks H[i][j] = ∂²f/∂args[i]∂args[j].
+
+    >>> import numpy as np, tinygrad_mat as tm
+    >>> A = np.array([[1.0, 2.0], [0.0, 3.0]])
+    >>> tm.hessian(lambda x: x @ A @ x)(np.ones(2))                   # A + Aᵀ
+    array([[2., 2.],
+           [2., 6.]])
+    """
+
+    def wrapper(*args):
+        nums, single = _argnums(argnums, len(args), "hessian")
+        _require_scalar(f, args, nums, "hessian")
+        blocks = tuple(
+            jacobian(grad(f, argnums=i), argnums=nums, mode="fwd", vec=vec)(*args) for i in nums
+        )
+        return blocks[0][0] if single else blocks
+
+    wrapper.__name__ = f"hessian({getattr(f, '__name__', 'f')})"
+    return wrapper
+
+
+def hvp(f, x, v):
+    """The Hessian-vector product H v of a scalar f at x, from one forward pass over the gradient
+    (the Hessian is never formed).
+
+    >>> import numpy as np, tinygrad_mat as tm
+    >>> A = np.array([[1.0, 2.0], [0.0, 3.0]])
+    >>> tm.hvp(lambda x: x @ A @ x, np.ones(2), np.array([1.0, 0.0]))   # (A + Aᵀ) e₁
+    array([2., 2.])
+    """
+    if np.shape(_value(x)) != np.shape(_value(v)):
+        raise ShapeError(f"hvp: v has shape {np.shape(_value(v))}, but x has shape {np.shape(_value(x))}")
+    _require_scalar(f, (x,), (0,), "hvp")
+    return jvp(grad(f), (x,), (v,))[1]
