@@ -23,7 +23,11 @@ MODES = ("auto", "fwd", "rev")
 
 
 def _value(x):
-    return x._data if isinstance(x, Tensor) else np.asarray(x, dtype=np.float64)
+    """The values of a Tensor, array or number, float32 kept, anything else as float64."""
+    if isinstance(x, Tensor):
+        return x._data
+    array = np.asarray(x)
+    return array if array.dtype in (np.float32, np.float64) else array.astype(np.float64)
 
 
 def _requirement(vec):
