@@ -155,3 +155,13 @@ def test_iteration_and_len():
     assert all(isinstance(r, tm.Tensor) for r in rows) and rows[1].numpy().tolist() == [3.0, 4.0]
     with pytest.raises(TypeError, match="ambiguous"):
         bool(x)
+
+
+def test_every_tensor_the_library_hands_out_is_read_only():
+    x = tm.tensor([1.0, 2.0], requires_grad=True)
+    y = (x * x).sum()
+    y.backward(create_graph=True)
+    g_tensor = tm.grad(lambda x: (x * 0.0).sum() + 1.0)(tm.tensor([1.0]))  # zero gradient
+    _, tangent = tm.jvp(lambda x: tm.tensor([1.0]), (tm.tensor([1.0]),), (tm.tensor([1.0]),))  # zero tangent
+    for t in (y, x.grad, g_tensor, tangent, tm.slogdet(np.eye(2))[0]):
+        assert not t.numpy().flags.writeable, t

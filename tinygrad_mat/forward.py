@@ -6,12 +6,12 @@ the forward ceiling at k, so those operations carry the lower (outer) levels alo
 (nested derivatives) and ignore level k and above (no perturbation confusion).
 """
 from . import engine, modes
+from .functions import as_tensor, astype, broadcast_to  # imported by the engine only after package init
+from .xp import TensorNS
 
 
 def propagate(op, args, out, params):
     """Give ``out`` the tangent of every level its inputs carry (below the current ceiling)."""
-    from .xp import TensorNS
-
     Tensor = engine.Tensor
     top = modes.forward_ceiling()
     levels = set()
@@ -37,8 +37,6 @@ def propagate(op, args, out, params):
 
 def fit_tangent(tangent, like):
     """A tangent as a Tensor with the shape and dtype of the primal ``like``."""
-    from .functions import as_tensor, astype, broadcast_to
-
     tangent = as_tensor(tangent, "jvp")
     if tangent.shape != like.shape:
         tangent = broadcast_to(tangent, like.shape)

@@ -37,8 +37,6 @@ def _reverse_handle(x, name):
         handle._tangents = dict(x._tangents) if x._tangents else None
     else:
         handle = as_tensor(x, name)
-        if handle is x:
-            handle = Tensor._wrap(x._data)
     handle.requires_grad = True
     return handle
 

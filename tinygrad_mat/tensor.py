@@ -62,7 +62,8 @@ class Tensor:
 
     @classmethod
     def _wrap(cls, array):
-        """A Tensor around an array the library owns (read-only float); no copy, no checks."""
+        """A Tensor around a float array the library owns; no copy. The array is made read-only."""
+        array.setflags(write=False)
         t = cls.__new__(cls)
         t._data = array
         t.requires_grad = False
