@@ -5,19 +5,27 @@ from numba import njit
 
 
 # Reassociation lets the sum vectorise; not fastmath=True, whose no-inf/no-nan
-# assumptions would compile the isfinite guard away.
+# assumptions would compile the isfinite and isnan guards away.
 @njit(cache=True, fastmath={"reassoc", "contract", "nsz", "arcp"})
 def logsumexp_rows(x, out):
     """out[r] = log Σ_c exp(x[r, c]), shifted by the row maximum so that nothing overflows.
 
-    A row of -inf gives -inf; a row containing +inf gives +inf (as numpy's formula).
+    As the numpy formula: a row with a NaN gives NaN, a row containing +inf gives +inf, a row of -inf
+    (or an empty row) gives -inf.
     """
     rows, cols = x.shape
     for r in range(rows):
         peak = -math.inf
+        nan = False
         for c in range(cols):
-            if x[r, c] > peak:
-                peak = x[r, c]
+            v = x[r, c]
+            if math.isnan(v):
+                nan = True
+            elif v > peak:
+                peak = v
+        if nan:
+            out[r] = math.nan
+            continue
         if not math.isfinite(peak):
             out[r] = peak
             continue

@@ -52,6 +52,15 @@ def test_every_registered_op_is_swept():
 
 
 @pytest.mark.parametrize("case", CASES, ids=lambda c: c.id)
+def test_forward_values_match_an_independent_numpy_reference(case):
+    xs = random_inputs(np.random.default_rng(5), case.shapes, case.domain)
+    expected = np.asarray(case.ref(*xs), dtype=np.float64)
+    got = np.asarray(case.fn(*[tm.tensor(x) for x in xs]).numpy(), dtype=np.float64)
+    assert got.shape == expected.shape, case.id
+    assert_close(got, expected, rtol=case.tol.get("rtol", 1e-12), atol=case.tol.get("atol", 1e-12), what=case.id)
+
+
+@pytest.mark.parametrize("case", CASES, ids=lambda c: c.id)
 def test_reverse_rule_matches_central_differences(case):
     xs, u, _ = setup(case, 0)
     h = case.tol.get("h", 1e-6)

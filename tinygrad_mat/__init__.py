@@ -6,19 +6,27 @@
 >>> X.grad                       # ∂det(X)/∂X = det(X) X⁻ᵀ
 Tensor([[ 4., -3.],
         [-2.,  1.]])
+
+Layers, each importing only from those before it: errors, modes, arraylock → dispatch (numba
+kernels, loaded on first use) → ops (the op records) → engine (the reverse walk; knows no op) →
+namespaces, forward, numpy_protocol → tensor (Tensor, apply) → functions (the public functions) →
+functional, jacobians (the transforms). This file wires the public names together.
 """
 from . import ops
-from .errors import DTypeError, GraphError, ShapeError, SingularMatrixError
+from .errors import DTypeError, GraphError, RuleError, ShapeError, SingularMatrixError, TracedValueError
 from .functional import grad, jvp, value_and_grad, vjp
-from .functions import (
-    abs, add, as_tensor, astype, broadcast_to, det, div, exp, getitem, inv, log, log_softmax,
-    logsumexp, matmul, matrix_transpose, mean, mul, neg, norm, pow, relu, reshape, scatter_add,
-    sigmoid, slogdet, softmax, solve, sqrt, stack, concatenate, sub, sum, sum_to, tanh, tensor, trace,
-    transpose,
-    zero_grad,
-)
+from .functions import *  # noqa: F401,F403  (one public function per op record, and tensor())
+from .functions import __all__ as _function_names
 from .jacobians import hessian, hvp, jacfwd, jacobian, jacrev
 from .modes import enable_grad, is_grad_enabled, no_grad, set_grad_enabled
 from .tensor import Tensor
 
 __version__ = "0.1.0"
+
+__all__ = [
+    "Tensor", *_function_names,
+    "grad", "value_and_grad", "vjp", "jvp", "jacobian", "jacfwd", "jacrev", "hessian", "hvp",
+    "no_grad", "enable_grad", "set_grad_enabled", "is_grad_enabled",
+    "ShapeError", "SingularMatrixError", "GraphError", "DTypeError", "TracedValueError", "RuleError",
+    "ops",
+]

@@ -44,10 +44,11 @@ def sigmoid(x):
 
 
 def _numpy_logsumexp(x, axis, keepdims):
-    peak = np.max(x, axis=axis, keepdims=True)
+    peak = np.max(x, axis=axis, keepdims=True, initial=-np.inf)  # an empty reduction gives -inf
     peak = np.where(np.isfinite(peak), peak, 0.0)
     total = np.sum(np.exp(x - peak), axis=axis, keepdims=True)
-    out = np.log(total) + peak
+    with np.errstate(divide="ignore"):  # log 0 = -inf for a row of -inf or an empty row
+        out = np.log(total) + peak
     if not keepdims:
         out = np.squeeze(out, axis=axis)
     return out
@@ -92,7 +93,44 @@ def scatter_add(values, index, shape):
         and len(shape) == 2
         and values.shape == (index.shape[0], shape[1])
     ):
+        rows = shape[0]
+        if index.size and (index.min() < -rows or index.max() >= rows):
+            bad = index[(index < -rows) | (index >= rows)][0]
+            raise IndexError(f"scatter_add: index {bad} is out of bounds for axis 0 with size {rows}")
         kernels().scatter_add_rows(out, index.astype(np.int64, copy=False), np.ascontiguousarray(values))
     else:
         np.add.at(out, index, values)
     return out
+
+
+# Each kernel beside its numpy twin, as (name, kernel path, numpy path) on the same arguments: the
+# tests run every pair over NaN, ±inf, empty and one-element inputs, so the two paths never disagree.
+def _sigmoid_kernel(x):
+    out = np.empty_like(x)
+    kernels().sigmoid(x.reshape(-1), out.reshape(-1))
+    return out
+
+
+def _logsumexp_kernel(x):
+    out = np.empty(x.shape[0], dtype=x.dtype)
+    kernels().logsumexp_rows(x, out)
+    return out
+
+
+def _scatter_kernel(values, index, rows):
+    out = np.zeros((rows, values.shape[1]), dtype=values.dtype)
+    kernels().scatter_add_rows(out, index, values)
+    return out
+
+
+def _scatter_numpy(values, index, rows):
+    out = np.zeros((rows, values.shape[1]), dtype=values.dtype)
+    np.add.at(out, index, values)
+    return out
+
+
+TWINS = {
+    "sigmoid": (_sigmoid_kernel, _numpy_sigmoid),
+    "logsumexp_rows": (_logsumexp_kernel, lambda x: _numpy_logsumexp(x, (1,), False)),
+    "scatter_add_rows": (_scatter_kernel, _scatter_numpy),
+}

@@ -16,3 +16,30 @@ class GraphError(RuntimeError):
 
 class DTypeError(TypeError):
     """Input of a type or dtype tinygrad_mat does not differentiate (complex, object, strings)."""
+
+
+class TracedValueError(TypeError):
+    """A value taken out of a Tensor that carries a running transform's derivative (as JAX's
+    ConcretizationTypeError): the derivative would silently be dropped."""
+
+
+class RuleError(GraphError):
+    """A derivative rule returned something the engine cannot use (wrong count, shape, type)."""
+
+
+def in_rule(opname, direction, error):
+    """The error ``error`` raised inside ``opname``'s rule, as one that names the op and the direction.
+
+    The type is kept where it can be (a SingularMatrixError stays one); the original is the cause.
+    """
+    prefix = f"{opname} ({direction})"
+    message = str(error)
+    if message.startswith(prefix):
+        return error
+    if isinstance(error, np.linalg.LinAlgError):
+        return SingularMatrixError(f"{prefix}: {message}")
+    try:
+        wrapped = type(error)(f"{prefix}: {message}")
+    except Exception:  # an exception type whose constructor wants other arguments
+        wrapped = RuleError(f"{prefix}: {type(error).__name__}: {message}")
+    return wrapped

@@ -1,17 +1,21 @@
 """Functional transforms: grad, value_and_grad, vjp (reverse) and jvp (forward).
 
-Given numpy arrays or numbers at top level they return numpy arrays. Given Tensors,
-or called inside another transform, they return Tensors that stay connected to the
-outer computation, so transforms nest (the inner backward pass is recorded). They
-never read or write any Tensor's ``.grad``.
+Given numpy arrays or numbers at top level they return numpy arrays. Given Tensors, or called inside
+another transform, they return Tensors that stay connected to the outer computation, so transforms
+nest (the inner backward pass is recorded). They never read or write any Tensor's ``.grad``.
+
+Keyword arguments of the transformed function are passed through and not differentiated;
+``has_aux=True`` means f returns (output, aux) and aux is handed back beside the result, as in JAX.
+While f runs, a Tensor that carries the transform's derivative refuses to become a number or a
+numpy array (``float(t)``, ``t.item()``, ``t.numpy()``, ``np.asarray(t)``), which would silently
+drop the derivative: a ``TracedValueError`` names the transform instead.
 """
 import numpy as np
 
 from . import engine, modes
 from .errors import ShapeError
-from .functions import as_tensor, astype
 from .ops import REGISTRY as OPS
-from .tensor import Tensor
+from .tensor import Tensor, TensorNS, apply, as_tensor, gradients
 
 
 def _argnums(argnums, nargs, name):
@@ -25,14 +29,14 @@ def _argnums(argnums, nargs, name):
 
 def _numpy_mode(values):
     """Top level with no Tensor in sight: plain numpy in, plain numpy out."""
-    return modes.transform_depth() == 0 and not any(isinstance(v, Tensor) for v in values)
+    return not modes.inside_transform() and not any(isinstance(v, Tensor) for v in values)
 
 
 def _reverse_handle(x, name):
     """A Tensor requiring grad that stands for ``x`` inside one reverse transform."""
     if isinstance(x, Tensor):
         if x.requires_grad and modes.is_grad_enabled():
-            return engine.apply(OPS["alias"], (x,))  # keeps x's outer graph connected
+            return apply(OPS["alias"], (x,))  # keeps x's outer graph connected
         handle = Tensor._wrap(x._data)
         handle._tangents = dict(x._tangents) if x._tangents else None
     else:
@@ -48,17 +52,40 @@ def function_output(value, name, requirement="needs"):
         return value
     if isinstance(value, (np.ndarray, np.generic, float, int)) and not isinstance(value, bool):
         return as_tensor(value, name)
+    hint = "; if f also returns auxiliary data, pass has_aux=True" if isinstance(value, tuple) else ""
     raise TypeError(
         f"{name}: {requirement} f to return one array (a Tensor, numpy array or number), "
-        f"got {type(value).__name__}"
+        f"got {type(value).__name__}{hint}"
     )
+
+
+def split_aux(result, has_aux, name):
+    """(output, aux) of f's result; aux is None without ``has_aux``."""
+    if not has_aux:
+        return result, None
+    if not isinstance(result, (tuple, list)) or len(result) != 2:
+        raise TypeError(f"{name}: has_aux=True needs f to return a pair (output, aux), got {type(result).__name__}")
+    return result[0], result[1]
+
+
+def export_aux(aux, numpy_mode):
+    """aux as the caller gets it: at top level with numpy in, Tensors inside become numpy arrays."""
+    if not numpy_mode:
+        return aux
+    if isinstance(aux, Tensor):
+        return np.array(aux._data)
+    if isinstance(aux, (list, tuple)):
+        return type(aux)(export_aux(a, True) for a in aux)
+    if isinstance(aux, dict):
+        return {k: export_aux(v, True) for k, v in aux.items()}
+    return aux
 
 
 def _to_numpy(t):
     return np.array(t._data if isinstance(t, Tensor) else t)
 
 
-def _gradients(grads, handles, numpy_mode):
+def _results(grads, handles, numpy_mode):
     """The engine's cotangents as the caller gets them: zeros where none arrived, numpy or Tensors."""
     results = []
     for g, handle in zip(grads, handles):
@@ -71,8 +98,16 @@ def _gradients(grads, handles, numpy_mode):
     return results
 
 
-def value_and_grad(f, argnums=0):
-    """A function returning (f(*args), ∂f/∂args[argnums]) for scalar-valued f.
+def _name_wrapper(wrapper, kind, f, argnums):
+    label = getattr(f, "__name__", "f")
+    wrapper.__name__ = f"{kind}({label})"
+    wrapper.__doc__ = f"{kind} of {label} with respect to argument(s) {argnums}."
+    return wrapper
+
+
+def value_and_grad(f, argnums=0, has_aux=False, _name="value_and_grad"):
+    """A function returning (f(*args), ∂f/∂args[argnums]) for scalar-valued f; with ``has_aux``,
+    ((f's output, aux), gradient).
 
     The gradient has the shape of its argument (denominator layout).
 
@@ -82,52 +117,57 @@ def value_and_grad(f, argnums=0):
     (5.0, array([2., 4.]))
     """
 
-    def wrapper(*args):
-        nums, single = _argnums(argnums, len(args), "grad")
+    def wrapper(*args, **kwargs):
+        nums, single = _argnums(argnums, len(args), _name)
         numpy_mode = _numpy_mode(args)
         nested = not numpy_mode
         start = engine.next_sequence_number()
-        with modes.inside_transform(), modes.enable_grad():
+        with modes.transform(_name, start) as record, modes.enable_grad():
             handles = list(args)
             for n in nums:
-                handles[n] = _reverse_handle(args[n], "grad")
-            out = function_output(f(*handles), "grad")
+                handles[n] = _reverse_handle(args[n], _name)
+                record.handles.add(id(handles[n]))
+            out, aux = split_aux(f(*handles, **kwargs), has_aux, _name)
+            out = function_output(out, _name)
         if out.size != 1:
             raise ShapeError(
-                f"grad: f must return a scalar (one element), got shape {out.shape}; "
+                f"{_name}: f must return a scalar (one element), got shape {out.shape}; "
                 "use tm.vjp for a non-scalar output"
             )
         targets = [handles[n] for n in nums]
-        grads = engine.grad(out, targets, None, retain_graph=nested, create_graph=nested, created_after=start)
-        results = _gradients(grads, targets, numpy_mode)
+        grads = gradients(out, targets, None, retain_graph=nested, create_graph=nested, created_after=start)
+        results = _results(grads, targets, numpy_mode)
         value = _to_numpy(out) if numpy_mode else out
+        if has_aux:
+            value = (value, export_aux(aux, numpy_mode))
         return value, (results[0] if single else tuple(results))
 
-    wrapper.__name__ = f"value_and_grad({getattr(f, '__name__', 'f')})"
-    wrapper.__doc__ = f"Value and gradient of {getattr(f, '__name__', 'f')} w.r.t. argument(s) {argnums}."
-    return wrapper
+    return _name_wrapper(wrapper, "value_and_grad", f, argnums)
 
 
-def grad(f, argnums=0):
-    """The gradient function of scalar-valued f: same arguments, returns ∂f/∂args[argnums].
+def grad(f, argnums=0, has_aux=False, _name="grad"):
+    """The gradient function of scalar-valued f: same arguments, returns ∂f/∂args[argnums] (with
+    ``has_aux``: (gradient, aux)). Keyword arguments are passed to f and not differentiated.
 
     >>> import numpy as np, tinygrad_mat as tm
     >>> A = np.array([[1.0, 2.0], [3.0, 4.0]])
     >>> tm.grad(lambda x: x @ A @ x)(np.array([1.0, 1.0]))   # (A + Aᵀ) x
     array([ 7., 13.])
+    >>> tm.grad(lambda x, scale: scale * (x * x).sum())(np.array([1.0, 2.0]), scale=3.0)
+    array([ 6., 12.])
     """
-    value_and_grad_f = value_and_grad(f, argnums)
+    value_and_grad_f = value_and_grad(f, argnums, has_aux, _name)
 
-    def wrapper(*args):
-        return value_and_grad_f(*args)[1]
+    def wrapper(*args, **kwargs):
+        value, g = value_and_grad_f(*args, **kwargs)
+        return (g, value[1]) if has_aux else g
 
-    wrapper.__name__ = f"grad({getattr(f, '__name__', 'f')})"
-    wrapper.__doc__ = f"Gradient of {getattr(f, '__name__', 'f')} w.r.t. argument(s) {argnums}."
-    return wrapper
+    return _name_wrapper(wrapper, "grad", f, argnums)
 
 
-def vjp(f, *primals):
-    """Evaluate f at ``primals``; return (f(primals), vjp_fn), vjp_fn(ū) = (ūᵀ ∂f/∂primal for each primal).
+def vjp(f, *primals, has_aux=False, _name="vjp", **kwargs):
+    """Evaluate f at ``primals``; return (f(primals), vjp_fn), vjp_fn(ū) = (ūᵀ ∂f/∂primal for each
+    primal); with ``has_aux``, (f's output, vjp_fn, aux). Keyword arguments go to f.
 
     ``vjp_fn`` may be called many times (the graph is kept until it is garbage collected).
 
@@ -140,40 +180,46 @@ def vjp(f, *primals):
     numpy_mode = _numpy_mode(primals)
     nested = not numpy_mode
     start = engine.next_sequence_number()
-    with modes.inside_transform(), modes.enable_grad():
-        handles = [_reverse_handle(p, "vjp") for p in primals]
-        out = function_output(f(*handles), "vjp")
+    with modes.transform(_name, start) as record, modes.enable_grad():
+        handles = [_reverse_handle(p, _name) for p in primals]
+        record.handles.update(id(h) for h in handles)
+        out, aux = split_aux(f(*handles, **kwargs), has_aux, _name)
+        out = function_output(out, _name)
 
     def vjp_fn(cotangent):
         if not numpy_mode or isinstance(cotangent, Tensor):
-            cotangent = as_tensor(cotangent, "vjp")
-        grads = engine.grad(out, handles, cotangent, retain_graph=True, create_graph=nested, created_after=start)
-        return tuple(_gradients(grads, handles, numpy_mode))
+            cotangent = as_tensor(cotangent, _name)
+        grads = gradients(out, handles, cotangent, retain_graph=True, create_graph=nested, created_after=start)
+        return tuple(_results(grads, handles, numpy_mode))
 
-    return (_to_numpy(out) if numpy_mode else out), vjp_fn
+    value = _to_numpy(out) if numpy_mode else out
+    if has_aux:
+        return value, vjp_fn, export_aux(aux, numpy_mode)
+    return value, vjp_fn
 
 
-def _forward_handle(primal, tangent, level, index):
+def _forward_handle(primal, tangent, level, index, name):
     """A Tensor for ``primal`` inside one jvp, carrying ``tangent`` at ``level``."""
     if isinstance(primal, Tensor) and primal.requires_grad and modes.is_grad_enabled():
-        handle = engine.apply(OPS["alias"], (primal,))  # stays connected for an outer reverse pass
+        handle = apply(OPS["alias"], (primal,))  # stays connected for an outer reverse pass
     elif isinstance(primal, Tensor):
         handle = Tensor._wrap(primal._data)
         handle._tangents = dict(primal._tangents) if primal._tangents else None
     else:
-        handle = as_tensor(primal, "jvp")
-    tangent = as_tensor(tangent, "jvp")
+        handle = as_tensor(primal, name)
+    tangent = as_tensor(tangent, name)
     if tangent.shape != handle.shape:
-        raise ShapeError(f"jvp: tangent {index} has shape {tangent.shape}, but its primal has shape {handle.shape}")
+        raise ShapeError(f"{name}: tangent {index} has shape {tangent.shape}, but its primal has shape {handle.shape}")
     if tangent.dtype != handle.dtype:
-        tangent = astype(tangent, handle.dtype)
+        tangent = TensorNS.astype(tangent, handle.dtype)
     handle._tangents = dict(handle._tangents or {})
     handle._tangents[level] = tangent
     return handle
 
 
-def jvp(f, primals, tangents):
-    """Forward mode: (f(*primals), J·tangents) from one evaluation of f carrying tangents.
+def jvp(f, primals, tangents, has_aux=False, _name="jvp", **kwargs):
+    """Forward mode: (f(*primals), J·tangents) from one evaluation of f carrying tangents; with
+    ``has_aux``, (f's output, J·tangents, aux). Keyword arguments go to f.
 
     ``primals`` and ``tangents`` are tuples (or lists) of the same length and shapes.
 
@@ -184,20 +230,23 @@ def jvp(f, primals, tangents):
     array([1., 3.])
     """
     if not isinstance(primals, (tuple, list)) or not isinstance(tangents, (tuple, list)):
-        raise TypeError("jvp: primals and tangents must be tuples (or lists), e.g. jvp(f, (x,), (v,))")
+        raise TypeError(f"{_name}: primals and tangents must be tuples (or lists), e.g. jvp(f, (x,), (v,))")
     if len(primals) != len(tangents):
-        raise ValueError(f"jvp: {len(primals)} primals but {len(tangents)} tangents")
+        raise ValueError(f"{_name}: {len(primals)} primals but {len(tangents)} tangents")
     numpy_mode = _numpy_mode(tuple(primals) + tuple(tangents))
     level = modes.new_level()
-    with modes.inside_transform():
-        handles = [_forward_handle(p, t, level, i) for i, (p, t) in enumerate(zip(primals, tangents))]
-        out = function_output(f(*handles), "jvp")
+    with modes.transform(_name, engine.next_sequence_number(), level):
+        handles = [_forward_handle(p, t, level, i, _name) for i, (p, t) in enumerate(zip(primals, tangents))]
+        out, aux = split_aux(f(*handles, **kwargs), has_aux, _name)
+        out = function_output(out, _name)
     tangent = out._tangents.get(level) if out._tangents else None
     if tangent is None:
         tangent = Tensor._wrap(np.zeros(out.shape, dtype=out.dtype))
     if out._tangents and level in out._tangents:
         with modes.ceiling(level):  # the caller sees the value without this jvp's tangent
-            out = engine.apply(OPS["alias"], (out,))
+            out = apply(OPS["alias"], (out,))
     if numpy_mode:
-        return _to_numpy(out), _to_numpy(tangent)
+        out, tangent = _to_numpy(out), _to_numpy(tangent)
+    if has_aux:
+        return out, tangent, export_aux(aux, numpy_mode)
     return out, tangent

@@ -15,7 +15,7 @@ import numpy as np
 
 from . import functions, modes
 from .errors import ShapeError
-from .functional import _argnums, _numpy_mode, function_output, grad, jvp, vjp
+from .functional import _argnums, _numpy_mode, export_aux, function_output, grad, jvp, split_aux, vjp
 from .tensor import Tensor
 
 LAYOUTS = ("numerator", "denominator")
@@ -34,10 +34,10 @@ def _requirement(vec):
     return "vec=True needs" if vec else "needs"
 
 
-def _output_shape(f_x, x, vec):
+def _output_shape(f_x, x, vec, name):
     """F's shape from one evaluation without recording; a clear error if f returns no array."""
     with modes.no_grad():
-        return function_output(f_x(functions.as_tensor(x)), "jacobian", _requirement(vec)).shape
+        return function_output(f_x(functions.as_tensor(x)), name, _requirement(vec)).shape
 
 
 def _bases(shape, dtype):
@@ -55,16 +55,16 @@ def _assemble(pieces, axis, shape, lib, dtype):
     return lib.reshape(lib.stack(pieces, axis), shape)
 
 
-def _numerator_reverse(f_x, x, lib, vec):
-    out, vjp_fn = vjp(lambda x: function_output(f_x(x), "jacobian", _requirement(vec)), x)
+def _numerator_reverse(f_x, x, lib, vec, name):
+    out, vjp_fn = vjp(lambda x: function_output(f_x(x), name, _requirement(vec)), x, _name=name)
     x_shape, f_shape = np.shape(_value(x)), np.shape(_value(out))
     rows = [vjp_fn(e)[0] for e in _bases(f_shape, _value(out).dtype)]  # row i: eᵢᵀ J, X-shaped
     return _assemble(rows, 0, f_shape + x_shape, lib, _value(out).dtype)
 
 
-def _numerator_forward(f_x, x, f_shape, lib):
+def _numerator_forward(f_x, x, f_shape, lib, name):
     x_value = _value(x)
-    columns = [jvp(f_x, (x,), (e,))[1] for e in _bases(x_value.shape, x_value.dtype)]  # J eₖ, F-shaped
+    columns = [jvp(f_x, (x,), (e,), _name=name)[1] for e in _bases(x_value.shape, x_value.dtype)]  # J eₖ
     return _assemble(columns, -1, f_shape + x_value.shape, lib, x_value.dtype)
 
 
@@ -82,8 +82,9 @@ def _layout(J, f_ndim, x_ndim, layout, vec, lib):
     return J
 
 
-def jacobian(f, argnums=0, mode="auto", layout="numerator", vec=False):
-    """The Jacobian function of f: same arguments, returns ∂f/∂args[argnums] in the layout asked for.
+def jacobian(f, argnums=0, mode="auto", layout="numerator", vec=False, has_aux=False, _name="jacobian"):
+    """The Jacobian function of f: same arguments, returns ∂f/∂args[argnums] in the layout asked for
+    (with ``has_aux``: (Jacobian, aux)). Keyword arguments are passed to f and not differentiated.
 
     >>> import numpy as np, tinygrad_mat as tm
     >>> A = np.array([[1.0, 2.0, 3.0], [4.0, 5.0, 6.0]])
@@ -97,57 +98,62 @@ def jacobian(f, argnums=0, mode="auto", layout="numerator", vec=False):
     True
     """
     if layout not in LAYOUTS:
-        raise ValueError(f"jacobian: layout must be 'numerator' or 'denominator', not {layout!r}")
+        raise ValueError(f"{_name}: layout must be 'numerator' or 'denominator', not {layout!r}")
     if mode not in MODES:
-        raise ValueError(f"jacobian: mode must be 'auto', 'fwd' or 'rev', not {mode!r}")
+        raise ValueError(f"{_name}: mode must be 'auto', 'fwd' or 'rev', not {mode!r}")
     vec = bool(vec)
 
-    def wrapper(*args):
-        nums, single = _argnums(argnums, len(args), "jacobian")
-        lib = np if _numpy_mode(args) else functions
-        results = []
+    def wrapper(*args, **kwargs):
+        nums, single = _argnums(argnums, len(args), _name)
+        numpy_mode = _numpy_mode(args)
+        lib = np if numpy_mode else functions
+        results, auxes = [], []
         for n in nums:
             def f_x(x, n=n):
-                return f(*args[:n], x, *args[n + 1:])
+                out, aux = split_aux(f(*args[:n], x, *args[n + 1:], **kwargs), has_aux, _name)
+                auxes.append(aux)
+                return out
 
             x = args[n]
             x_shape = np.shape(_value(x))
-            f_shape = None if mode == "rev" else _output_shape(f_x, x, vec)
+            f_shape = None if mode == "rev" else _output_shape(f_x, x, vec, _name)
             if mode == "rev" or (mode == "auto" and np.prod(x_shape) > np.prod(f_shape)):
-                J = _numerator_reverse(f_x, x, lib, vec)
+                J = _numerator_reverse(f_x, x, lib, vec, _name)
             else:
-                J = _numerator_forward(f_x, x, f_shape, lib)
+                J = _numerator_forward(f_x, x, f_shape, lib, _name)
             f_ndim = np.ndim(_value(J)) - len(x_shape)
             results.append(_layout(J, f_ndim, len(x_shape), layout, vec, lib))
-        return results[0] if single else tuple(results)
+        result = results[0] if single else tuple(results)
+        return (result, export_aux(auxes[-1], numpy_mode)) if has_aux else result
 
-    wrapper.__name__ = f"jacobian({getattr(f, '__name__', 'f')})"
+    wrapper.__name__ = f"{_name}({getattr(f, '__name__', 'f')})"
     return wrapper
 
 
-def jacfwd(f, argnums=0):
+def jacfwd(f, argnums=0, has_aux=False):
     """Jacobian in numerator layout (F.shape + X.shape) from forward passes, as ``jax.jacfwd``."""
-    return jacobian(f, argnums, mode="fwd")
+    return jacobian(f, argnums, mode="fwd", has_aux=has_aux, _name="jacfwd")
 
 
-def jacrev(f, argnums=0):
+def jacrev(f, argnums=0, has_aux=False):
     """Jacobian in numerator layout (F.shape + X.shape) from reverse passes, as ``jax.jacrev``."""
-    return jacobian(f, argnums, mode="rev")
+    return jacobian(f, argnums, mode="rev", has_aux=has_aux, _name="jacrev")
 
 
-def _require_scalar(f, args, nums, name):
+def _require_scalar(f, args, kwargs, nums, name):
     args = [functions.as_tensor(a) if i in nums else a for i, a in enumerate(args)]
     with modes.no_grad():
-        out = function_output(f(*args), name)
+        out = function_output(f(*args, **kwargs), name)
     if out.size != 1:
         raise ShapeError(f"{name}: f must return a scalar (one element), got shape {out.shape}")
 
 
-def hessian(f, argnums=0, vec=False):
+def hessian(f, argnums=0, vec=False, has_aux=False):
     """∂²f/∂X∂X of a scalar f, shape X.shape + X.shape, or with ``vec`` the symmetric
     size(X) × size(X) matrix ∂²f/∂vec(X)∂vec(X)ᵀ. Forward mode over the reverse-mode gradient.
 
-    With a tuple of argnums, returns the blocks H[i][j] = ∂²f/∂args[i]∂args[j].
+    With a tuple of argnums, returns the blocks H[i][j] = ∂²f/∂args[i]∂args[j]; with ``has_aux``,
+    (Hessian, aux). Keyword arguments are passed to f and not differentiated.
 
     >>> import numpy as np, tinygrad_mat as tm
     >>> A = np.array([[1.0, 2.0], [0.0, 3.0]])
@@ -156,21 +162,31 @@ def hessian(f, argnums=0, vec=False):
            [2., 6.]])
     """
 
-    def wrapper(*args):
+    def wrapper(*args, **kwargs):
         nums, single = _argnums(argnums, len(args), "hessian")
-        _require_scalar(f, args, nums, "hessian")
+        auxes = []
+
+        def scalar_f(*a, **k):
+            out, aux = split_aux(f(*a, **k), has_aux, "hessian")
+            auxes.append(aux)
+            return out
+
+        _require_scalar(scalar_f, args, kwargs, nums, "hessian")
         blocks = tuple(
-            jacobian(grad(f, argnums=i), argnums=nums, mode="fwd", vec=vec)(*args) for i in nums
+            jacobian(grad(scalar_f, argnums=i, _name="hessian"), argnums=nums, mode="fwd", vec=vec,
+                     _name="hessian")(*args, **kwargs)
+            for i in nums
         )
-        return blocks[0][0] if single else blocks
+        result = blocks[0][0] if single else blocks
+        return (result, export_aux(auxes[0], _numpy_mode(args))) if has_aux else result
 
     wrapper.__name__ = f"hessian({getattr(f, '__name__', 'f')})"
     return wrapper
 
 
-def hvp(f, x, v):
+def hvp(f, x, v, **kwargs):
     """The Hessian-vector product H v of a scalar f at x, from one forward pass over the gradient
-    (the Hessian is never formed).
+    (the Hessian is never formed). Keyword arguments are passed to f.
 
     >>> import numpy as np, tinygrad_mat as tm
     >>> A = np.array([[1.0, 2.0], [0.0, 3.0]])
@@ -179,5 +195,5 @@ def hvp(f, x, v):
     """
     if np.shape(_value(x)) != np.shape(_value(v)):
         raise ShapeError(f"hvp: v has shape {np.shape(_value(v))}, but x has shape {np.shape(_value(x))}")
-    _require_scalar(f, (x,), (0,), "hvp")
-    return jvp(grad(f), (x,), (v,))[1]
+    _require_scalar(f, (x,), kwargs, (0,), "hvp")
+    return jvp(grad(f, _name="hvp"), (x,), (v,), _name="hvp", **kwargs)[1]

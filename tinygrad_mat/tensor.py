@@ -1,25 +1,37 @@
-"""Tensor: a read-only numpy array plus what reverse and forward mode need.
+"""Tensor: a read-only numpy array plus what reverse and forward mode need; ``apply``, the one path
+by which every op output is made.
 
-The array is read-only for as long as the Tensor lives: a graph may have saved it
-for backward, and a silent in-place edit would corrupt a gradient. Updates go
-through ``t.data = new`` or the in-place operators under ``no_grad()``, which
-rebind the Tensor to a new array and leave any saved one untouched.
+The array is read-only for as long as the Tensor lives: a graph may have saved it for backward,
+and a silent in-place edit would corrupt a gradient. Updates go through ``t.data = new`` or the
+in-place operators under ``no_grad()``, which rebind the Tensor to a new array and leave any saved
+one untouched. Numpy arrays used as constants by a recorded op are locked the same way while the
+graph lives (``arraylock``).
+
+Methods and operators are derived from the op records (``Record.method``, ``Record.dunder``), as
+are the Tensor-valued namespace ``TensorNS`` (whose functions are the public ``tm.<name>``) and
+numpy's dispatch (``numpy_protocol``).
 """
+import operator
+import threading
+
 import numpy as np
 
-from . import engine, modes
-from .errors import DTypeError, GraphError
-from .ops import REGISTRY as _OPS
+from . import engine, forward, modes, namespaces, numpy_protocol
+from .errors import DTypeError, GraphError, ShapeError, TracedValueError
+from .ops import REGISTRY
+from .ops.base import values_of
 
-# Binary operators go straight to the engine: they are the hottest path of the library.
-_apply = engine.apply
-_ADD, _SUB, _MUL, _DIV, _POW, _MATMUL = (_OPS[n] for n in ("add", "sub", "mul", "div", "pow", "matmul"))
+_state = modes.state
+_new = object.__new__
+_Node = engine.Node
+_NO_PARAMS = {}
 
 
-def to_float_array(data, opname="tensor"):
+# ---------------------------------------------------------------- conversions
+
+
+def to_float_array(data, opname="tensor", dtype=None):
     """``data`` as a new read-only float array: float32 kept, everything else real becomes float64."""
-    if isinstance(data, Tensor):
-        data = data._data
     if isinstance(data, (complex, np.complexfloating)):
         raise DTypeError(f"{opname}: complex input ({data!r}) is not supported")
     try:
@@ -31,10 +43,179 @@ def to_float_array(data, opname="tensor"):
         raise DTypeError(f"{opname}: complex input (dtype {array.dtype}) is not supported")
     if kind not in "fiub":
         raise DTypeError(f"{opname}: cannot differentiate an array of dtype {array.dtype}")
-    if array.dtype != np.float32 and array.dtype != np.float64:
+    if dtype is not None:
+        dtype = np.dtype(dtype)
+        if dtype not in (np.float32, np.float64):
+            raise DTypeError(f"{opname}: dtype must be float32 or float64, not {dtype}")
+        array = array.astype(dtype, copy=False)
+    elif array.dtype != np.float32 and array.dtype != np.float64:
         array = array.astype(np.float64)
     array.setflags(write=False)
     return array
+
+
+def _contains_tensor(data):
+    if isinstance(data, Tensor):
+        return True
+    return isinstance(data, (list, tuple)) and any(_contains_tensor(item) for item in data)
+
+
+def _stack_nested(data):
+    """A (nested) list holding Tensors, stacked differentiably (as ``jnp.array`` does)."""
+    return TensorNS.stack([_stack_nested(item) if isinstance(item, (list, tuple)) else item for item in data])
+
+
+def _constant(value, opname):
+    """A non-Tensor operand converted once, as numpy sees it: Python floats stay weak scalars, the
+    rest float arrays; a list holding Tensors becomes their differentiable stack (a Tensor)."""
+    kind = type(value)
+    if kind is float:
+        return value
+    if kind is int or kind is bool:
+        return float(value)
+    if isinstance(value, (np.ndarray, np.generic)):
+        dtype_kind = value.dtype.kind
+        if dtype_kind == "f":
+            if value.dtype == np.float32 or value.dtype == np.float64:
+                return value
+            return value.astype(np.float64)
+        if dtype_kind in "iub":
+            return value.astype(np.float64)
+        if dtype_kind == "c":
+            raise DTypeError(f"{opname}: complex input (dtype {value.dtype}) is not supported")
+        raise DTypeError(f"{opname}: cannot use an array of dtype {value.dtype} as an operand")
+    if isinstance(value, (list, tuple)):
+        if _contains_tensor(value):
+            return _stack_nested(value)
+        return _constant(np.asarray(value), opname)
+    if isinstance(value, complex):
+        raise DTypeError(f"{opname}: complex input ({value!r}) is not supported")
+    raise DTypeError(f"{opname}: cannot use {kind.__name__} as an operand")
+
+
+def values(x):
+    """The values of a Tensor or constant as a numpy array (no check: for masks and shapes)."""
+    return x._data if isinstance(x, Tensor) else np.asarray(x)
+
+
+# ---------------------------------------------------------------- apply: every op output is made here
+
+
+def _convert_operands(args, opname):
+    """Operands with constants converted once: (operands, arrays, needs, has_tangents, the caller's
+    own arrays kept without a copy or None)."""
+    operands, arrays, needs = [], [], []
+    has_tangents = False
+    user_arrays = None
+    for a in args:
+        if not isinstance(a, Tensor):
+            c = _constant(a, opname)
+            if not isinstance(c, Tensor):
+                operands.append(c)
+                arrays.append(c)
+                needs.append(False)
+                if c is a and type(c) is np.ndarray:
+                    user_arrays = [c] if user_arrays is None else user_arrays + [c]
+                continue
+            a = c
+        operands.append(a)
+        arrays.append(a._data)
+        needs.append(a.requires_grad)
+        if a._tangents is not None:
+            has_tangents = True
+    return operands, arrays, needs, has_tangents, user_arrays
+
+
+def apply(op, args, params=_NO_PARAMS):
+    """Run ``op`` on ``args`` (Tensors or constants) and return the output Tensor.
+
+    Constants are converted once, here, so rules never see a Python list or int. Records a node when
+    grad mode is on and an input requires grad (locking the user's arrays it keeps), and propagates
+    forward-mode tangents when an input carries any.
+    """
+    arrays = []
+    needs = []
+    has_tangents = False
+    user_arrays = None
+    operands = args
+    for a in args:  # the hot path: Tensors and Python floats, which need no conversion
+        if not isinstance(a, Tensor):
+            if type(a) is float:
+                arrays.append(a)
+                needs.append(False)
+                continue
+            operands = None
+            break
+        arrays.append(a._data)
+        needs.append(a.requires_grad)
+        if a._tangents is not None:
+            has_tangents = True
+    if operands is None:
+        operands, arrays, needs, has_tangents, user_arrays = _convert_operands(args, op.name)
+    try:
+        out = op.forward(*arrays, **params) if params else op.forward(*arrays)
+    except (ValueError, IndexError, TypeError, np.linalg.LinAlgError) as error:
+        raise op.explain(error, arrays, params) from error
+    if type(out) is not np.ndarray:
+        out = np.asarray(out)
+    if user_arrays is not None and out.base is not None and any(np.may_share_memory(out, c) for c in user_arrays):
+        out = out.copy()  # a view of the caller's array would let an edit of it change this Tensor
+    out.setflags(False)  # write=False; positional, because numpy parses the keyword slowly (2x)
+    result = _new(Tensor)
+    result._data = out
+    result.requires_grad = False
+    result._grad = result._node = result._tangents = None
+    if True in needs and _state.grad:
+        result.requires_grad = True
+        if user_arrays is None:
+            result._node = _Node(op, operands, arrays, out, params, needs)
+        else:  # the graph keeps the caller's arrays: they stay read-only while it lives
+            result._node = engine.LockingNode(op, operands, arrays, out, params, needs, user_arrays)
+    if has_tangents:
+        forward.propagate(op, operands, result, params, TensorNS)
+    return result
+
+
+def as_tensor(x, opname="as_tensor"):
+    """``x`` itself if it is a Tensor, else a constant Tensor holding a copy of it (a list holding
+    Tensors: their differentiable stack)."""
+    if isinstance(x, Tensor):
+        return x
+    if _contains_tensor(x):
+        return _stack_nested(x)
+    return Tensor._wrap(to_float_array(x, opname))
+
+
+def _constant_tensor(array):
+    return Tensor._wrap(np.array(array))
+
+
+# ---------------------------------------------------------------- values out of a traced computation
+
+
+def _refuse_if_traced(tensor, what):
+    """Raise if ``tensor`` carries the derivative of a running transform (its value would be used as a
+    constant, silently dropping that derivative): the forward level it carries, or a reverse handle
+    it depends on."""
+    for record in reversed(_state.transforms):
+        traced = (
+            (record.level is not None and tensor._tangents is not None and record.level in tensor._tangents)
+            or (record.handles and tensor.requires_grad
+                and engine.reaches(tensor, record.handles, record.start))
+        )
+        if traced:
+            raise TracedValueError(
+                f"{what} of a Tensor that carries the derivative of tm.{record.name} (it depends on the "
+                f"function's input): the value would be used as a constant and the derivative silently "
+                "lost. Keep computing with Tensors (tm functions; comparisons such as t > 0 give masks "
+                "for tm.where), or write t.detach().numpy() where the value is meant as a constant."
+            )
+
+
+_accumulate_lock = threading.Lock()
+
+
+# ---------------------------------------------------------------- the class
 
 
 class Tensor:
@@ -49,38 +230,73 @@ class Tensor:
            [4., 8.]])
     """
 
-    __slots__ = ("_data", "requires_grad", "grad", "_node", "_tangents", "__weakref__")
-    # numpy defers to Tensor's reflected operators and __array_ufunc__.
+    __slots__ = ("_data", "requires_grad", "_grad", "_node", "_tangents", "__weakref__")
+    # numpy defers to Tensor's reflected operators, __array_ufunc__ and __array_function__.
     __array_priority__ = 1000
+    __hash__ = object.__hash__  # by identity, as PyTorch's (== is elementwise)
 
-    def __init__(self, data, requires_grad=False):
-        self._data = to_float_array(data)
+    def __init__(self, data, requires_grad=False, dtype=None):
+        if isinstance(data, Tensor):
+            data = data._values("tensor()")
+        elif _contains_tensor(data):
+            raise TypeError(
+                "Tensor(): the list holds Tensors; tm.tensor(...) or tm.stack(...) stacks them "
+                "differentiably"
+            )
+        self._data = to_float_array(data, "tensor", dtype)
         self.requires_grad = bool(requires_grad)
-        self.grad = None
+        self._grad = None
         self._node = None
         self._tangents = None
 
     @classmethod
     def _wrap(cls, array):
         """A Tensor around a float array the library owns; no copy. The array is made read-only."""
-        array.setflags(write=False)
-        t = cls.__new__(cls)
+        array.setflags(False)  # write=False (positional: faster)
+        t = _new(cls)
         t._data = array
         t.requires_grad = False
-        t.grad = None
+        t._grad = None
         t._node = None
         t._tangents = None
         return t
 
-    # -------------------------------------------------------------- array-like
+    # -------------------------------------------------------------- data and gradient
     @property
     def data(self):
-        """The values, as a read-only numpy array."""
+        """The values, as a read-only numpy array (the explicit escape hatch, as in PyTorch)."""
         return self._data
 
     @data.setter
     def data(self, value):
-        self._data = to_float_array(value, "data")
+        array = to_float_array(value._data if isinstance(value, Tensor) else value, "data")
+        grad = self._grad
+        if grad is not None and (array.shape != grad.shape or array.dtype != grad.dtype):
+            raise ShapeError(
+                f"data: the new array has shape {array.shape} and dtype {array.dtype}, but the accumulated "
+                f"gradient has shape {grad.shape} and dtype {grad.dtype}; set t.grad = None first"
+            )
+        self._data = array
+
+    def _set_grad(self, value):
+        if value is None:  # the common case (zeroing), first
+            self._grad = None
+            return
+        if not isinstance(value, Tensor):
+            raise TypeError(
+                f"grad: assign None or a Tensor (of shape {self.shape}, dtype {self.dtype}), not "
+                f"{type(value).__name__}; wrap an array with tm.tensor(...)"
+            )
+        if value.shape != self.shape or value.dtype != self.dtype:
+            raise ShapeError(
+                f"grad: a gradient of shape {value.shape} and dtype {value.dtype} does not fit a tensor "
+                f"of shape {self.shape} and dtype {self.dtype}"
+            )
+        self._grad = value
+
+    # The getter is a C function: reading .grad is as cheap as reading a plain attribute.
+    grad = property(operator.attrgetter("_grad"), _set_grad,
+                    doc="The accumulated gradient (a Tensor of this tensor's shape and dtype), or None.")
 
     shape = property(lambda self: self._data.shape, doc="Shape, as numpy's.")
     ndim = property(lambda self: self._data.ndim, doc="Number of axes.")
@@ -90,12 +306,12 @@ class Tensor:
     @property
     def T(self):
         """All axes reversed, as numpy's ``.T`` (for a matrix, the transpose)."""
-        return F.transpose(self)
+        return TensorNS.transpose(self)
 
     @property
     def mT(self):
         """The last two axes swapped: the transpose of each matrix in a stack."""
-        return F.matrix_transpose(self)
+        return TensorNS.matrix_transpose(self)
 
     @property
     def is_leaf(self):
@@ -107,33 +323,93 @@ class Tensor:
         """Name of the op that made this tensor in the recorded graph, or None for a leaf."""
         return None if self._node is None else self._node.op.name
 
+    # -------------------------------------------------------------- values out
+    def _values(self, what):
+        if _state.transforms and (self.requires_grad or self._tangents):
+            _refuse_if_traced(self, what)
+        return self._data
+
     def numpy(self):
         """The values as a numpy array (read-only; ``.copy()`` it to edit)."""
-        return self._data
+        return self._values("numpy()")
 
     def item(self):
         """The value of a one-element tensor as a Python float."""
+        data = self._values("item()")
+        if data.size != 1:
+            raise ValueError(f"item: tensor has {data.size} elements, only a one-element tensor converts")
+        return data.item()
+
+    def tolist(self):
+        """The values as (nested) Python lists of floats."""
+        return self._values("tolist()").tolist()
+
+    def __float__(self):
+        self._values("float()")
+        return float(self.item())
+
+    def __int__(self):
+        self._values("int()")
+        return int(self.item())
+
+    def __bool__(self):
         if self._data.size != 1:
-            raise ValueError(f"item: tensor has {self._data.size} elements, only a one-element tensor converts")
-        return self._data.item()
+            raise TypeError(
+                f"the truth value of a Tensor with {self._data.size} elements is ambiguous; "
+                "use (t > 0).any() or (t > 0).all()"
+            )
+        return bool(self._data)  # control flow drops no derivative
+
+    def __array__(self, dtype=None, copy=None):
+        data = self._values("np.asarray()")
+        if dtype is None and not copy:
+            return data
+        return np.array(data, dtype=dtype, copy=True)
 
     def detach(self):
         """A new leaf sharing the values, cut from the graph and from any tangents."""
         return Tensor._wrap(self._data)
 
-    def astype(self, dtype):
-        """Cast to float32 or float64 (differentiable)."""
-        return F.astype(self, dtype)
-
     def zero_grad(self):
         """Reset the accumulated gradient (same as ``t.grad = None``)."""
-        self.grad = None
+        self._grad = None
 
-    def __array__(self, dtype=None, copy=None):
-        if dtype is None and not copy:
-            return self._data
-        return np.array(self._data, dtype=dtype, copy=True)
+    # -------------------------------------------------------------- numpy's protocols
+    def __array_ufunc__(self, ufunc, method, *inputs, **kwargs):
+        """``ndarray + Tensor``, ``np.exp(t)``, ``t > ndarray``: the op, a boolean mask, or an error."""
+        return numpy_protocol.array_ufunc(ufunc, method, inputs, kwargs, TensorNS)
 
+    def __array_function__(self, func, types, args, kwargs):
+        """``np.trace(t)``, ``np.linalg.inv(t)``, ...: the op if there is one, else a TypeError."""
+        if not all(issubclass(t, (Tensor, np.ndarray)) for t in types):
+            return NotImplemented
+        return numpy_protocol.array_function(func, args, kwargs, TensorNS)
+
+    # -------------------------------------------------------------- comparisons: masks, no gradient
+    def _compare(self, other, ufunc):
+        if not isinstance(other, (Tensor, np.ndarray, np.generic, int, float, bool, list, tuple)):
+            return NotImplemented
+        return ufunc(self._data, values_of(other))
+
+    def __eq__(self, other):
+        return self._compare(other, np.equal)
+
+    def __ne__(self, other):
+        return self._compare(other, np.not_equal)
+
+    def __lt__(self, other):
+        return self._compare(other, np.less)
+
+    def __le__(self, other):
+        return self._compare(other, np.less_equal)
+
+    def __gt__(self, other):
+        return self._compare(other, np.greater)
+
+    def __ge__(self, other):
+        return self._compare(other, np.greater_equal)
+
+    # -------------------------------------------------------------- the Python protocols
     def __len__(self):
         if self._data.ndim == 0:
             raise TypeError("len() of a 0-d tensor")
@@ -142,11 +418,8 @@ class Tensor:
     def __iter__(self):
         return (self[i] for i in range(len(self)))
 
-    def __float__(self):
-        return float(self.item())
-
-    def __bool__(self):
-        raise TypeError("the truth value of a Tensor is ambiguous; compare t.numpy() or t.item()")
+    def __pos__(self):
+        return self
 
     def __repr__(self):
         body = np.array2string(self._data, separator=", ", prefix="Tensor(")
@@ -161,16 +434,44 @@ class Tensor:
             extra.append(f"tangent_levels={sorted(self._tangents)}")
         return f"Tensor({body}{''.join(', ' + e for e in extra)})"
 
+    def __format__(self, spec):
+        if spec and self._data.size == 1:
+            return format(self._data.item(), spec)  # display only: no derivative is lost
+        return format(repr(self), spec)
+
+    # Copies: a leaf copies to a leaf; copying a non-leaf would copy its values without its graph, so
+    # gradients through the copy could never reach the original's leaves: refused, as in PyTorch.
+    def _copyable(self, what):
+        if self._node is not None or self._tangents:
+            source = f"the output of {self.op}" if self._node is not None else "carrying forward-mode tangents"
+            raise GraphError(
+                f"{what}: this Tensor is {source} in a recorded computation; a copy would drop its graph "
+                f"and its gradient could not reach the leaves. Copy t.detach() (a leaf with the same values)"
+            )
+
+    def __copy__(self):
+        self._copyable("copy.copy")
+        return _rebuild(self._data, self.requires_grad, self._grad)
+
+    def __deepcopy__(self, memo):
+        self._copyable("copy.deepcopy")
+        grad = None if self._grad is None else self._grad._data.copy()
+        return _rebuild(self._data.copy(), self.requires_grad, grad)
+
+    def __reduce_ex__(self, protocol):
+        self._copyable("pickle")
+        grad = None if self._grad is None else self._grad._data
+        return _rebuild, (self._data, self.requires_grad, grad)
+
     # -------------------------------------------------------------- reverse mode
     def backward(self, gradient=None, retain_graph=None, create_graph=False):
         """Add d(self)/d(leaf) to ``.grad`` of every leaf that requires grad.
 
-        For a scalar (size-1) tensor ``gradient`` may be omitted; otherwise pass
-        the cotangent (same shape as self). Gradients accumulate across calls
-        until reset with ``t.grad = None`` or ``tm.zero_grad``. The graph is
-        released unless ``retain_graph``; ``create_graph`` records the backward
-        pass so that the gradients can be differentiated again (and then keeps
-        the graph unless ``retain_graph=False`` is given).
+        For a scalar (size-1) tensor ``gradient`` may be omitted; otherwise pass the cotangent (same
+        shape as self). Gradients accumulate across calls until reset with ``t.grad = None`` or
+        ``tm.zero_grad``. The graph is released unless ``retain_graph``; ``create_graph`` records the
+        backward pass so that the gradients can be differentiated again (and then keeps the graph
+        unless ``retain_graph=False`` is given). Safe from several threads on separate graphs.
 
         >>> import tinygrad_mat as tm
         >>> x = tm.tensor(3.0, requires_grad=True)
@@ -178,183 +479,187 @@ class Tensor:
         >>> x.grad.item()
         6.0
         """
-        engine.backward(self, gradient, retain_graph, create_graph)
-
-    # -------------------------------------------------------------- operators
-    def __add__(self, other):
-        return _apply(_ADD, (self, other))
-
-    def __radd__(self, other):
-        return _apply(_ADD, (other, self))
-
-    def __sub__(self, other):
-        return _apply(_SUB, (self, other))
-
-    def __rsub__(self, other):
-        return _apply(_SUB, (other, self))
-
-    def __mul__(self, other):
-        return _apply(_MUL, (self, other))
-
-    def __rmul__(self, other):
-        return _apply(_MUL, (other, self))
-
-    def __truediv__(self, other):
-        return _apply(_DIV, (self, other))
-
-    def __rtruediv__(self, other):
-        return _apply(_DIV, (other, self))
-
-    def __pow__(self, other):
-        return _apply(_POW, (self, other))
-
-    def __rpow__(self, other):
-        return _apply(_POW, (other, self))
-
-    def __matmul__(self, other):
-        return _apply(_MATMUL, (self, other))
-
-    def __rmatmul__(self, other):
-        return _apply(_MATMUL, (other, self))
-
-    def __neg__(self):
-        return F.neg(self)
-
-    def __pos__(self):
-        return self
-
-    def __abs__(self):
-        return F.abs(self)
-
-    def __getitem__(self, index):
-        return F.getitem(self, index)
-
-    # In-place updates rebind to a new array, so a graph that saved the old one stays right.
-    def _inplace(self, other, fn, symbol):
-        if modes.is_grad_enabled() and (self.requires_grad or (isinstance(other, Tensor) and other.requires_grad)):
+        if retain_graph is None:
+            retain_graph = create_graph
+        if not self.requires_grad:
             raise GraphError(
-                f"in-place {symbol}: the operands require grad and grad mode is on; "
-                f"write the update inside `with tm.no_grad():` (as in PyTorch), or use t = t {symbol[0]} ..."
+                "backward: this tensor does not require grad (no input of the computation that made it "
+                "has requires_grad=True, or it was computed under no_grad())"
+            )
+        seed = _seed(self, gradient, create_graph, "backward")
+        if self._node is None:
+            reached = {id(self): [self, seed, self._data]}
+        else:
+            reached = engine.propagate(self, seed, TensorNS if create_graph else namespaces.NUMPY,
+                                       None, retain_graph, create_graph)
+        _accumulate(list(reached.values()), create_graph)
+
+    # -------------------------------------------------------------- in-place updates
+    # They rebind to a new array, so a graph that saved the old one stays right.
+    def _inplace(self, other, fn, symbol):
+        if _state.grad and (self.requires_grad or (isinstance(other, Tensor) and other.requires_grad)):
+            raise GraphError(
+                f"in-place {symbol}: the operands require grad and grad mode is on; write the update "
+                f"inside `with tm.no_grad():` (as in PyTorch), or use t = t {symbol[:-1]} ..."
             )
         if self._node is not None:
             raise GraphError(f"in-place {symbol}: tensor is the output of {self.op} in a recorded graph")
         value = fn(self, other)
         if value.shape != self.shape:
-            raise GraphError(f"in-place {symbol}: result shape {value.shape} differs from the tensor's {self.shape}")
+            raise ShapeError(f"in-place {symbol}: result shape {value.shape} differs from the tensor's {self.shape}")
         self._data = value._data.astype(self.dtype, copy=False)
         self._data.setflags(write=False)
         return self
 
-    def __iadd__(self, other):
-        return self._inplace(other, F.add, "+=")
 
-    def __isub__(self, other):
-        return self._inplace(other, F.sub, "-=")
-
-    def __imul__(self, other):
-        return self._inplace(other, F.mul, "*=")
-
-    def __itruediv__(self, other):
-        return self._inplace(other, F.div, "/=")
-
-    def __array_ufunc__(self, ufunc, method, *inputs, **kwargs):
-        """Lets ``ndarray + Tensor``, ``ndarray @ Tensor`` and ``np.exp(t)`` give Tensors."""
-        fn = F.UFUNCS.get(ufunc)
-        if method != "__call__" or kwargs or fn is None:
-            return NotImplemented
-        return fn(*inputs)
-
-    # -------------------------------------------------------------- methods
-    def sum(self, axis=None, keepdims=False):
-        """Sum over ``axis`` (None: all), as ``numpy.sum``."""
-        return F.sum(self, axis, keepdims)
-
-    def mean(self, axis=None, keepdims=False):
-        """Mean over ``axis`` (None: all), as ``numpy.mean``."""
-        return F.mean(self, axis, keepdims)
-
-    def logsumexp(self, axis=None, keepdims=False):
-        """log Σ exp over ``axis``, computed stably."""
-        return F.logsumexp(self, axis, keepdims)
-
-    def reshape(self, *shape):
-        """Same values, new shape (one entry may be -1)."""
-        if len(shape) == 1 and isinstance(shape[0], (tuple, list)):
-            shape = tuple(shape[0])
-        return F.reshape(self, shape)
-
-    def flatten(self):
-        """The values as a 1-D tensor (row-major, as numpy)."""
-        return F.reshape(self, (-1,))
-
-    def transpose(self, *axes):
-        """Permute axes, as ``numpy.transpose`` (no argument: reverse them)."""
-        if len(axes) == 1 and isinstance(axes[0], (tuple, list)):
-            axes = tuple(axes[0])
-        return F.transpose(self, axes or None)
-
-    def broadcast_to(self, shape):
-        """Broadcast to ``shape`` as numpy does; the gradient is summed back."""
-        return F.broadcast_to(self, shape)
-
-    def matmul(self, other):
-        """Matrix product, numpy's rules (1-D, 2-D, stacked)."""
-        return F.matmul(self, other)
-
-    def dot(self, other):
-        """Same as ``matmul``."""
-        return F.matmul(self, other)
-
-    def trace(self):
-        """Sum of the diagonal of each matrix (last two axes)."""
-        return F.trace(self)
-
-    def norm(self, axis=None, keepdims=False):
-        """Euclidean norm of all entries (Frobenius for a matrix), or along ``axis``."""
-        return F.norm(self, axis, keepdims)
-
-    def inv(self):
-        """Matrix inverse (of each matrix in a stack)."""
-        return F.inv(self)
-
-    def det(self):
-        """Determinant (of each matrix in a stack)."""
-        return F.det(self)
-
-    def slogdet(self):
-        """(sign, log|det|); the second is differentiable."""
-        return F.slogdet(self)
-
-    def exp(self):
-        """eˣ elementwise."""
-        return F.exp(self)
-
-    def log(self):
-        """Natural logarithm elementwise."""
-        return F.log(self)
-
-    def sqrt(self):
-        """Square root elementwise."""
-        return F.sqrt(self)
-
-    def tanh(self):
-        """Hyperbolic tangent elementwise."""
-        return F.tanh(self)
-
-    def sigmoid(self):
-        """Logistic function elementwise (stable)."""
-        return F.sigmoid(self)
-
-    def relu(self):
-        """max(x, 0) elementwise."""
-        return F.relu(self)
-
-    def abs(self):
-        """|x| elementwise."""
-        return F.abs(self)
+def _rebuild(data, requires_grad, grad):
+    """A leaf with these values (unpickling and copies)."""
+    t = Tensor._wrap(np.array(data))
+    t.requires_grad = requires_grad
+    if grad is not None:
+        t._grad = Tensor._wrap(np.array(grad))
+    return t
 
 
-engine.Tensor = Tensor
+def _seed(root, cotangent, create_graph, opname):
+    """The cotangent of ``root``: ones for a size-1 output, else the given one, checked and copied."""
+    if cotangent is None:
+        if root._data.size != 1:
+            raise GraphError(
+                f"{opname}: the output has shape {root.shape}; without a cotangent only a scalar "
+                f"(size-1) output can be differentiated; pass a cotangent of shape {root.shape}"
+            )
+        seed = np.ones(root.shape, dtype=root.dtype)
+    elif isinstance(cotangent, Tensor):
+        seed = cotangent if create_graph else cotangent._data
+    else:
+        array = cotangent if type(cotangent) is np.ndarray else np.asarray(cotangent)
+        if array.dtype.kind == "c":
+            raise DTypeError(f"{opname}: a complex cotangent (dtype {array.dtype}) is not supported")
+        if array.dtype.kind not in "fiub":
+            raise DTypeError(f"{opname}: cotangent of dtype {array.dtype} is not a float array")
+        seed = np.array(array, dtype=root.dtype)
+    if seed.shape != root.shape:
+        raise ShapeError(
+            f"{opname}: cotangent has shape {tuple(seed.shape)}, but the output has shape {root.shape}"
+        )
+    if create_graph and not isinstance(seed, Tensor):
+        seed = Tensor._wrap(seed)
+    return seed
 
-# functions builds on Tensor; methods look its names up at call time.
-from . import functions as F  # noqa: E402
+
+def _accumulate(reached, create_graph):
+    """Add each leaf's cotangent into its ``.grad``: all checked first, then all written, under one
+    lock, so that threads never lose an update and an error leaves no gradient half-updated."""
+    with _accumulate_lock:
+        for leaf, g, seen in reached:  # every check before any write
+            data = leaf._data
+            if data is not seen and (g.shape != data.shape or g.dtype != data.dtype):
+                raise GraphError(
+                    f"backward: the gradient for a leaf of shape {data.shape} ({data.dtype}) has shape "
+                    f"{g.shape} ({g.dtype}): the leaf's data was replaced after the forward pass"
+                )
+        for leaf, g, _ in reached:
+            current = leaf._grad
+            if create_graph:
+                leaf._grad = g if current is None else current + g
+                continue
+            # Sharing one array between two leaves' .grad is safe: it is read-only, and the seed was
+            # copied from the caller's cotangent, so no caller holds a writeable alias.
+            total = g if current is None else current._data + g
+            total.setflags(False)  # write=False (positional: faster)
+            wrapped = _new(Tensor)
+            wrapped._data = total
+            wrapped.requires_grad = False
+            wrapped._grad = wrapped._node = wrapped._tangents = None
+            leaf._grad = wrapped
+
+
+def gradients(output, inputs, cotangent=None, retain_graph=None, create_graph=False, created_after=-1):
+    """Cotangents of ``inputs`` (Tensors) for ``output``; no ``.grad`` is touched.
+
+    Returns one entry per input: an array (a Tensor when ``create_graph``), or None where the input
+    does not influence the output. ``created_after``: a node number taken before the inputs were made;
+    the walk skips older nodes (a transform's function may use an outer graph).
+    """
+    if retain_graph is None:
+        retain_graph = create_graph
+    seed = _seed(output, cotangent, create_graph, "grad")
+    if not output.requires_grad:
+        return [None] * len(inputs)
+    if output._node is None:
+        reached = {id(output): [output, seed, output._data]}
+    else:
+        reached = engine.propagate(output, seed, TensorNS if create_graph else namespaces.NUMPY, inputs,
+                                   retain_graph, create_graph, created_after)
+    return [reached[id(t)][1] if id(t) in reached else None for t in inputs]
+
+
+def _is_tensor(x):
+    return isinstance(x, Tensor)
+
+
+TensorNS = namespaces.tensor_namespace(apply, as_tensor, _is_tensor, values, _constant_tensor)
+
+
+# ---------------------------------------------------------------- methods and operators, from the records
+
+
+def _method(fn, varargs):
+    if varargs:  # x.reshape(2, 3) as well as x.reshape((2, 3)); x.transpose() reverses the axes
+        def method(self, *args):
+            if len(args) == 1 and isinstance(args[0], (tuple, list)):
+                args = tuple(args[0])
+            return fn(self, args if args else None)
+    else:
+        def method(self, *args, **kwargs):
+            return fn(self, *args, **kwargs)
+    return method
+
+
+def _binary_operators(op):
+    symbol = {"add": "+", "sub": "-", "mul": "*", "truediv": "/", "pow": "**", "matmul": "@"}[op.dunder]
+
+    def forward(self, other):
+        return apply(op, (self, other))
+
+    def reflected(self, other):
+        return apply(op, (other, self))
+
+    function = getattr(TensorNS, op.name)
+
+    def inplace(self, other):
+        return self._inplace(other, function, symbol + "=")
+
+    return {f"__{op.dunder}__": forward, f"__r{op.dunder}__": reflected, f"__i{op.dunder}__": inplace}
+
+
+def _unary_operator(op):
+    def operator(self):
+        return apply(op, (self,))
+
+    return {f"__{op.dunder}__": operator}
+
+
+def _derived_members():
+    members = {}
+    for record in REGISTRY.values():
+        fn = getattr(TensorNS, record.name)
+        names = (record.method,) if isinstance(record.method, str) else (record.method or ())
+        for name in names:
+            method = _method(fn, record.method_varargs)
+            method.__name__ = method.__qualname__ = name
+            method.__doc__ = fn.__doc__
+            members[name] = method
+        if record.dunder in ("neg", "abs"):
+            members.update(_unary_operator(record))
+        elif record.dunder:
+            members.update(_binary_operators(record))
+    return members
+
+
+for _name, _member in _derived_members().items():
+    if _name in Tensor.__dict__:
+        raise RuntimeError(f"Tensor.{_name} is defined by hand and by an op record")
+    setattr(Tensor, _name, _member)
+del _name, _member

@@ -1,31 +1,53 @@
-"""The op table: every primitive, its forward, VJP, JVP and rule text (``REGISTRY`` by name)."""
-from . import elementwise, linalg, reduce, shape  # noqa: F401  (registering)
-from .base import REGISTRY, Op
+"""The op table: every record (``REGISTRY`` by name), and the README's tables derived from it."""
+from . import elementwise, linalg, reduce, select, shape  # noqa: F401  (registering)
+from .base import REGISTRY, Bilinear, Composite, Elementwise, Linear, Op, Record
 
-# How each op is reached from Python, for the README's table.
-USAGE = {
-    "add": "`a + b`, `tm.add`", "sub": "`a - b`, `tm.sub`", "mul": "`a * b`, `tm.mul`",
-    "div": "`a / b`, `tm.div`", "neg": "`-x`, `tm.neg`", "pow": "`x ** y`, `c ** x`, `tm.pow`",
-    "alias": "(internal: a transform's handle)", "cast": "`x.astype`, `tm.astype`",
-    "exp": "`tm.exp`, `x.exp()`", "log": "`tm.log`", "sqrt": "`tm.sqrt`", "tanh": "`tm.tanh`",
-    "sigmoid": "`tm.sigmoid`", "relu": "`tm.relu`", "abs": "`abs(x)`, `tm.abs`",
-    "sum": "`x.sum(axis, keepdims)`", "mean": "`x.mean(axis, keepdims)`",
-    "logsumexp": "`tm.logsumexp(x, axis)`", "reshape": "`x.reshape`, `x.flatten()`",
-    "broadcast_to": "`tm.broadcast_to`", "transpose": "`x.T`, `x.mT`, `x.transpose(axes)`",
-    "getitem": "`x[i]`, `x[:, j]`, `x[idx]`", "scatter_add": "`tm.scatter_add` (getitem's adjoint)",
-    "matmul": "`a @ b`, `tm.matmul`", "trace": "`tm.trace`, `x.trace()`",
-    "norm": "`tm.norm(x, axis)`", "inv": "`tm.inv`", "det": "`tm.det`",
-    "slogdet": "`tm.slogdet` → (sign, log\\|det\\|)", "solve": "`tm.solve(A, B)`",
-    "stack": "`tm.stack(tensors, axis)`", "concatenate": "`tm.concatenate(tensors, axis)`",
+_OPERATORS = {
+    "add": "`a + b`", "sub": "`a - b`", "mul": "`a * b`", "truediv": "`a / b`", "pow": "`x ** y`",
+    "matmul": "`a @ b`", "neg": "`-x`", "abs": "`abs(x)`",
 }
 
 
+def _numpy_name(func):
+    module = getattr(func, "__module__", None) or "numpy"
+    return ("np.linalg." if module.startswith("numpy.linalg") else "np.") + func.__name__
+
+
+def call_forms(record):
+    """How a record is reached from Python: operator, tm function, Tensor method, numpy function."""
+    forms = []
+    if record.dunder:
+        forms.append(_OPERATORS[record.dunder])
+    if record.public:
+        forms.append(f"`tm.{record.name}`")
+    methods = (record.method,) if isinstance(record.method, str) else (record.method or ())
+    forms += [f"`x[i]`" if m == "__getitem__" else f"`x.{m}`" for m in methods]
+    numpy_functions = list(record.numpy) + ([record.ufunc] if record.ufunc is not None else [])
+    forms += sorted({f"`{_numpy_name(f)}`" for f in numpy_functions})
+    return ", ".join(forms) if forms else "(internal)"
+
+
+def _cell(text):
+    return text.replace("|", "\\|")
+
+
 def rule_table():
-    """The op table as Markdown: op, how to call it, reverse rule, forward rule (the README shows it)."""
+    """The primitives as Markdown: op, how to call it, reverse rule, forward rule (the README shows it)."""
     lines = ["| op | call | reverse rule (VJP) | forward rule (JVP) |", "|---|---|---|---|"]
-    for name, op in REGISTRY.items():
-        lines.append(f"| {name} | {USAGE[name]} | {op.vjp_text} | {op.jvp_text} |")
+    for name, record in REGISTRY.items():
+        if isinstance(record, Op):
+            lines.append(f"| {name} | {_cell(call_forms(record))} | {_cell(record.vjp_text)} | {_cell(record.jvp_text)} |")
     return "\n".join(lines)
 
 
-__all__ = ["REGISTRY", "Op", "rule_table"]
+def composite_table():
+    """The functions built from primitives as Markdown: name, how to call it, what it computes."""
+    lines = ["| function | call | built as |", "|---|---|---|"]
+    for name, record in REGISTRY.items():
+        if isinstance(record, Composite):
+            lines.append(f"| {name} | {_cell(call_forms(record))} | {_cell(record.text)} |")
+    return "\n".join(lines)
+
+
+__all__ = ["REGISTRY", "Record", "Op", "Elementwise", "Linear", "Bilinear", "Composite", "rule_table",
+           "composite_table", "call_forms"]

@@ -1,19 +1,36 @@
-"""What every primitive op provides, and the registry of all ops.
+"""What an op record provides, the structures an op can declare, and the registry of all records.
 
-An op is one record: ``forward`` on numpy arrays, ``vjp`` (reverse rule), ``jvp``
-(forward rule), and both rules as text in matrix notation. The rules are written
-against a namespace ``xp`` (see ``tinygrad_mat.xp``): the engine passes numpy arrays
-and ``NumpyNS`` on the fast path, and Tensors and ``TensorNS`` when the backward
-pass is itself recorded (``create_graph=True``) or carries forward-mode tangents.
+An op is one record (a class, registered once): its public name and Tensor method, the numpy
+functions that dispatch to it, ``prepare`` (the public signature: checks and normalises the
+arguments into inputs and parameters), ``forward`` on numpy arrays, ``vjp`` (reverse rule), ``jvp``
+(forward rule), and both rules as text in matrix notation with the source of the formula. Everything
+else (``tm.<name>``, ``Tensor.<method>``, numpy's ``__array_function__`` table, the README's op
+table, the namespaces rules run in) is derived from the records.
+
+Rules are written against a namespace ``xp`` that has one function per record, with the record's
+public signature: numpy arrays in and out on the fast path of ``backward()`` (``xp.sum(g, axis)`` is
+numpy), recorded Tensors for ``create_graph=True`` and forward mode. One rule serves all three.
 
 Conventions of the rules (stated once, here):
   * a gradient has the shape of its input and dL = tr(Ḡᵀ dX) (denominator layout);
-  * ``g`` is the cotangent Z̄ of the output Z; a rule may return a cotangent with
-    the output's broadcast shape: the engine sums it back to the input's shape;
-  * ``needs[i]`` says whether input i wants a cotangent; a rule returns None for
-    the others (None is the zero symbol, never a materialised array);
-  * in ``jvp`` a tangent of None is zero.
+  * ``g`` is the cotangent Z̄ of the output Z; a rule may return a cotangent with the output's
+    broadcast shape: the engine sums it back to the input's shape;
+  * ``needs[i]`` says whether input i wants a cotangent; a rule returns None for the others (None is
+    the zero symbol, never a materialised array); in ``jvp`` a tangent of None is zero;
+  * rules never see a Python list or int: the tensor layer converts constants once, before ``forward``.
+
+Declared structure, so that fewer rules are written by hand (as JAX's ``deflinear``/``defbilinear``):
+  * ``Elementwise``: Z = f(X) entry by entry; write f′ only (``derivative``).
+  * ``Linear``: linear in every input; write the transpose (``vjp``) only: the forward rule is the
+    op itself applied to the tangents.
+  * ``Bilinear``: linear in each of two inputs (mul, matmul); write the two transposes (``vjp``):
+    the forward rule f(Ȧ, B) + f(A, Ḃ) follows.
+  * ``Composite``: not a primitive; ``compute`` builds it from other records' functions, so its
+    derivatives are those of its pieces.
 """
+import math
+import operator
+
 import numpy as np
 
 from ..errors import ShapeError, SingularMatrixError
@@ -21,23 +38,41 @@ from ..errors import ShapeError, SingularMatrixError
 REGISTRY = {}
 
 
-def register(op_class):
-    """Class decorator: instantiate the op once and list it in ``REGISTRY`` by name."""
-    op = op_class()
-    if op.name in REGISTRY:
-        raise ValueError(f"op {op.name!r} registered twice")
-    REGISTRY[op.name] = op
-    return op
+def register(record_class):
+    """Class decorator: instantiate the record once and list it in ``REGISTRY`` by name."""
+    record = record_class()
+    if record.name in REGISTRY:
+        raise ValueError(f"op {record.name!r} registered twice")
+    REGISTRY[record.name] = record
+    return record_class
 
 
-def shapes_of(arrays):
-    return " and ".join(str(np.shape(a)) for a in arrays)
+class Record:
+    """What every record has: names, the public signature (``prepare``), numpy dispatch."""
+
+    name = None          # registry key; also the public name tm.<name> unless ``public`` says otherwise
+    public = True        # False: internal (no tm.<name>, still in every xp namespace)
+    method = None        # name of the Tensor method, or None
+    method_varargs = False  # x.reshape(2, 3) as well as x.reshape((2, 3))
+    dunder = None        # Python operator: "add" gives __add__, __radd__ and __iadd__; "neg" gives __neg__
+    numpy = {}           # {numpy function: {numpy's defaults that differ from ours}} dispatching here
+    ufunc = None         # the numpy ufunc that dispatches here (np.exp(t))
+
+    def prepare(self, *inputs):
+        """The public signature: check and normalise the arguments into (inputs, params)."""
+        return inputs, {}
+
+    def is_identity(self, inputs, params):
+        """True when the call would return its first input unchanged (reshape to the same shape, ...)."""
+        return False
 
 
-class Op:
-    name = "op"
+class Op(Record):
+    """A primitive: forward on numpy arrays, reverse and forward rules, and their text."""
+
     vjp_text = ""
     jvp_text = ""
+    source = ""  # where the formula comes from, for a reader to check
 
     def forward(self, *arrays, **params):
         raise NotImplementedError
@@ -69,6 +104,76 @@ class Op:
         return f"<op {self.name}: {self.vjp_text}; {self.jvp_text}>"
 
 
+class Elementwise(Op):
+    """Z = f(X) entry by entry. Give ``forward``, ``derivative`` (f′ at X, may use Z) and its text."""
+
+    derivative_text = "f′(X)"
+
+    @property
+    def vjp_text(self):
+        return f"X̄ = Z̄ ⊙ {self.derivative_text}"
+
+    @property
+    def jvp_text(self):
+        return f"Ż = {self.derivative_text} ⊙ Ẋ"
+
+    def derivative(self, xp, x, out):
+        raise NotImplementedError
+
+    def vjp(self, xp, g, inputs, out, needs):
+        return (g * self.derivative(xp, inputs[0], out),)
+
+    def jvp(self, xp, tangents, inputs, out):
+        return tangents[0] * self.derivative(xp, inputs[0], out)
+
+
+class Linear(Op):
+    """Linear in every input. Give ``forward`` and ``vjp`` (the transpose); the forward rule is the op
+    applied to the tangents, a missing (zero) tangent standing in as zeros."""
+
+    @property
+    def jvp_text(self):
+        return f"Ż = {self.name}(Ẋ, …): the op itself on the tangents (linear)"
+
+    def jvp(self, xp, tangents, inputs, out, **params):
+        if all(t is None for t in tangents):
+            return None
+        filled = [np.zeros(np.shape(x), dtype=np.result_type(x)) if t is None else t
+                  for t, x in zip(tangents, inputs)]
+        return xp.apply(self, filled, params)
+
+
+class Bilinear(Op):
+    """Z = f(A, B), linear in A and in B. Give ``forward``, ``vjp`` (both transposes) and ``symbol``;
+    the forward rule f(Ȧ, B) + f(A, Ḃ) follows."""
+
+    symbol = "·"
+
+    @property
+    def jvp_text(self):
+        s = f" {self.symbol} " if self.symbol else " "
+        return f"Ż = Ȧ{s}B + A{s}Ḃ"
+
+    def jvp(self, xp, tangents, inputs, out):
+        (da, db), (a, b) = tangents, inputs
+        left = None if da is None else xp.apply(self, (da, b), {})
+        right = None if db is None else xp.apply(self, (a, db), {})
+        return add_optional(left, right)
+
+
+class Composite(Record):
+    """Not a primitive: ``compute(xp, ...)`` builds it from other records' functions, so its
+    derivatives are those of its pieces. ``text`` says how."""
+
+    text = ""
+
+    def compute(self, xp, *args, **kwargs):
+        raise NotImplementedError
+
+
+# ---------------------------------------------------------------- helpers for records
+
+
 def add_optional(a, b):
     """a + b where None stands for zero."""
     if a is None:
@@ -76,6 +181,66 @@ def add_optional(a, b):
     if b is None:
         return a
     return a + b
+
+
+def shapes_of(arrays):
+    return " and ".join(str(np.shape(a)) for a in arrays)
+
+
+def is_tensor(x):
+    """True for a tinygrad_mat Tensor (ops know Tensors only by this attribute, never by import)."""
+    return hasattr(x, "requires_grad") and hasattr(x, "_tangents")
+
+
+def values_of(x):
+    """The values where an op takes values, never derivatives (a mask, an index): a Tensor's data
+    as it is (a mask has no derivative to lose), anything else as numpy sees it."""
+    if is_tensor(x):
+        return x._data
+    if isinstance(x, (list, tuple)):
+        return [values_of(v) for v in x]
+    return x
+
+
+def shape_of(x):
+    """The shape of a Tensor, array, number or (nested) list, without converting Tensors to arrays."""
+    shape = getattr(x, "shape", None)
+    if shape is not None:
+        return tuple(shape)
+    if isinstance(x, (list, tuple)):
+        return (len(x),) + (shape_of(x[0]) if x else ())
+    return ()
+
+
+def ndim_of(x):
+    return len(shape_of(x))
+
+
+def dtype_of(x):
+    dtype = getattr(x, "dtype", None)
+    return dtype if dtype is not None else np.dtype(np.float64)
+
+
+def normalize_axes(axis, ndim, opname):
+    """None, or a sorted tuple of distinct non-negative axes; a clear error otherwise."""
+    if axis is None:
+        return None
+    raw = (axis,) if isinstance(axis, (int, np.integer)) else tuple(axis)
+    axes = []
+    for a in raw:
+        if isinstance(a, (bool, np.bool_)) or not isinstance(a, (int, np.integer)) or not -ndim <= a < ndim:
+            raise ShapeError(f"{opname}: axis {a} is out of range for a tensor with {ndim} axes")
+        axes.append(operator.index(a) % ndim)
+    if len(set(axes)) != len(axes):
+        raise ShapeError(f"{opname}: repeated axis in {axis}")
+    return tuple(sorted(axes))
+
+
+def normalize_axis(axis, ndim, opname):
+    """One axis as a non-negative int."""
+    if isinstance(axis, (bool, np.bool_)) or not isinstance(axis, (int, np.integer)) or not -ndim <= axis < ndim:
+        raise ShapeError(f"{opname}: axis {axis} is out of range for a tensor with {ndim} axes")
+    return operator.index(axis) % ndim
 
 
 def require_square(name, x):
@@ -90,3 +255,9 @@ def keepdims_shape(in_shape, axis):
     if axis is None:
         return (1,) * len(in_shape)
     return tuple(1 if i in axis else n for i, n in enumerate(in_shape))
+
+
+def reduced_count(in_shape, axis):
+    if axis is None:
+        return math.prod(in_shape)
+    return math.prod(in_shape[i] for i in axis)

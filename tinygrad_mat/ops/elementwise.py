@@ -1,19 +1,30 @@
-"""Elementwise ops: arithmetic with numpy broadcasting, and unary functions.
+"""Elementwise ops: arithmetic with numpy broadcasting, casts, and unary functions.
 
-A unary elementwise op writes only its derivative f′ (``derivative``); its VJP
-Z̄ ⊙ f′(X) and JVP f′(X) ⊙ Ẋ follow from ``Elementwise``.
+A unary function writes only f′ (``Elementwise``); add, sub, neg, alias and astype are linear and
+write only their transpose; mul is bilinear. div and pow write both rules.
 """
 import numpy as np
 
 from .. import dispatch
-from .base import Op, add_optional, register
+from ..errors import DTypeError
+from .base import Bilinear, Elementwise, Linear, Op, add_optional, register
 
 
 @register
-class Add(Op):
-    name = "add"
+class Add(Linear):
+    """a + b with numpy broadcasting.
+
+    >>> import tinygrad_mat as tm
+    >>> tm.add(tm.tensor([1.0, 2.0]), 1.0)
+    Tensor([2., 3.])
+    """
+
+    name, dunder, ufunc = "add", "add", np.add
     vjp_text = "Ā = Z̄,  B̄ = Z̄"
     jvp_text = "Ż = Ȧ + Ḃ"
+
+    def prepare(self, a, b):
+        return (a, b), {}
 
     def forward(self, a, b):
         return a + b
@@ -22,14 +33,19 @@ class Add(Op):
         return g, g
 
     def jvp(self, xp, tangents, inputs, out):
-        return add_optional(*tangents)
+        return add_optional(*tangents)  # cheaper than the generic linear rule: no zeros needed
 
 
 @register
-class Sub(Op):
-    name = "sub"
+class Sub(Linear):
+    """a − b with numpy broadcasting."""
+
+    name, dunder, ufunc = "sub", "sub", np.subtract
     vjp_text = "Ā = Z̄,  B̄ = −Z̄"
     jvp_text = "Ż = Ȧ − Ḃ"
+
+    def prepare(self, a, b):
+        return (a, b), {}
 
     def forward(self, a, b):
         return a - b
@@ -37,18 +53,16 @@ class Sub(Op):
     def vjp(self, xp, g, inputs, out, needs):
         return g, (-g if needs[1] else None)
 
-    def jvp(self, xp, tangents, inputs, out):
-        da, db = tangents
-        if db is None:
-            return da
-        return -db if da is None else da - db
-
 
 @register
-class Mul(Op):
-    name = "mul"
+class Mul(Bilinear):
+    """a ⊙ b (elementwise product) with numpy broadcasting."""
+
+    name, dunder, ufunc, symbol = "mul", "mul", np.multiply, "⊙"
     vjp_text = "Ā = Z̄ ⊙ B,  B̄ = Z̄ ⊙ A"
-    jvp_text = "Ż = Ȧ ⊙ B + A ⊙ Ḃ"
+
+    def prepare(self, a, b):
+        return (a, b), {}
 
     def forward(self, a, b):
         return a * b
@@ -57,16 +71,17 @@ class Mul(Op):
         a, b = inputs
         return (g * b if needs[0] else None), (g * a if needs[1] else None)
 
-    def jvp(self, xp, tangents, inputs, out):
-        (da, db), (a, b) = tangents, inputs
-        return add_optional(None if da is None else da * b, None if db is None else a * db)
-
 
 @register
 class Div(Op):
-    name = "div"
+    """a ⊘ b (elementwise quotient) with numpy broadcasting."""
+
+    name, dunder, ufunc = "div", "truediv", np.true_divide
     vjp_text = "Ā = Z̄ ⊘ B,  B̄ = −Z̄ ⊙ Z ⊘ B"
     jvp_text = "Ż = (Ȧ − Z ⊙ Ḃ) ⊘ B"
+
+    def prepare(self, a, b):
+        return (a, b), {}
 
     def forward(self, a, b):
         return a / b
@@ -82,8 +97,10 @@ class Div(Op):
 
 
 @register
-class Neg(Op):
-    name = "neg"
+class Neg(Linear):
+    """−x."""
+
+    name, dunder, ufunc = "neg", "neg", np.negative
     vjp_text = "X̄ = −Z̄"
     jvp_text = "Ż = −Ẋ"
 
@@ -93,41 +110,58 @@ class Neg(Op):
     def vjp(self, xp, g, inputs, out, needs):
         return (-g,)
 
-    def jvp(self, xp, tangents, inputs, out):
-        return -tangents[0]
-
 
 @register
 class Pow(Op):
-    """X ** Y for a tensor base, a tensor exponent, or both (aˣ: the notes' d(aˣ)/dx = aˣ ln a)."""
+    """x ** y elementwise; either may be a constant (x ** 3, 2 ** x) or both Tensors.
 
-    name = "pow"
-    vjp_text = "X̄ = Z̄ ⊙ Y ⊙ X^(Y−1),  Ȳ = Z̄ ⊙ Z ⊙ ln X"
+    The notes' d(aˣ)/dx = aˣ ln a. A zero exponent (constant or not) has derivative 0 in x
+    everywhere, also at x = 0, in every mode.
+
+    >>> import tinygrad_mat as tm
+    >>> tm.grad(lambda x: 2.0 ** x)(3.0)     # d(aˣ)/dx = aˣ ln a
+    array(5.54517744)
+    """
+
+    name, dunder, ufunc = "pow", "pow", np.power
+    vjp_text = "X̄ = Z̄ ⊙ Y ⊙ X^(Y−1),  Ȳ = Z̄ ⊙ Z ⊙ ln X   (0 where Y = 0, resp. X = 0)"
     jvp_text = "Ż = Y ⊙ X^(Y−1) ⊙ Ẋ + Z ⊙ ln X ⊙ Ẏ"
+    source = "note 002 (aˣ); the zero-exponent convention is JAX's"
+
+    def prepare(self, x, y):
+        return (x, y), {}
 
     def forward(self, x, y):
         return x**y
 
     @staticmethod
-    def _d_base(x, y):
-        # Y ⊙ X^(Y−1); a constant exponent 0 has derivative 0 (also at X = 0).
-        if isinstance(y, float) and y == 0.0:
+    def _d_base(xp, x, y):
+        """Y ⊙ X^(Y−1), decided by value: a constant exponent that is 0 everywhere gives None (zero),
+        and where X = Y = 0 the derivative is 0, not 0 · X^(−1) = NaN."""
+        y_zero = xp.value(y) == 0
+        if not xp.is_tensor(y) and np.all(y_zero):
             return None
-        return y * x ** (y - 1.0)
+        both_zero = y_zero & (xp.value(x) == 0)
+        if not np.any(both_zero):
+            return y * x ** (y - 1.0)
+        # A safe exponent there keeps every branch finite, so no NaN leaks into derivatives of this
+        # rule (the masked branch would otherwise get 0 · inf).
+        safe_y = xp.where(both_zero, 1.0, y)
+        return xp.where(both_zero, 0.0, safe_y * x ** (safe_y - 1.0))
 
     @staticmethod
     def _d_exponent(xp, x, out):
-        # Z ⊙ ln X, taken as 0 where X = 0 (there Z = 0 for Y > 0).
+        """Z ⊙ ln X, taken as 0 where X = 0 (there Z = 0 for Y > 0)."""
         x_zero = xp.value(x) == 0
-        if not x_zero.any():
+        if not np.any(x_zero):
             return out * xp.log(x)
-        return out * (xp.log(x + x_zero) * (~x_zero))
+        return xp.where(x_zero, 0.0, out * xp.log(xp.where(x_zero, 1.0, x)))
 
     def vjp(self, xp, g, inputs, out, needs):
         x, y = inputs
         gx = gy = None
         if needs[0]:
-            d = self._d_base(x, y)
+            d = self._d_base(xp, x, y)
             gx = None if d is None else g * d
         if needs[1]:
             gy = g * self._d_exponent(xp, x, out)
@@ -137,7 +171,7 @@ class Pow(Op):
         (dx, dy), (x, y) = tangents, inputs
         term_x = term_y = None
         if dx is not None:
-            d = self._d_base(x, y)
+            d = self._d_base(xp, x, y)
             term_x = None if d is None else d * dx
         if dy is not None:
             term_y = self._d_exponent(xp, x, out) * dy
@@ -145,10 +179,10 @@ class Pow(Op):
 
 
 @register
-class Alias(Op):
+class Alias(Linear):
     """The identity: gives a transform its own handle on a value that lives in an outer graph."""
 
-    name = "alias"
+    name, public = "alias", False
     vjp_text = "X̄ = Z̄"
     jvp_text = "Ż = Ẋ"
 
@@ -158,15 +192,26 @@ class Alias(Op):
     def vjp(self, xp, g, inputs, out, needs):
         return (g,)
 
-    def jvp(self, xp, tangents, inputs, out):
-        return tangents[0]
-
 
 @register
-class Cast(Op):
-    name = "cast"
+class AsType(Linear):
+    """x cast to float32 or float64; the gradient is cast back to x's dtype."""
+
+    name, method = "astype", "astype"
     vjp_text = "X̄ = Z̄ (in X's dtype)"
     jvp_text = "Ż = Ẋ (in Z's dtype)"
+
+    def prepare(self, x, dtype):
+        try:
+            dtype = np.dtype(dtype)
+        except TypeError as error:
+            raise DTypeError(f"astype: {dtype!r} is not a dtype") from error
+        if dtype not in (np.float32, np.float64):
+            raise DTypeError(f"astype: only float32 and float64 are differentiable, not {dtype}")
+        return (x,), {"dtype": dtype}
+
+    def is_identity(self, inputs, params):
+        return getattr(inputs[0], "dtype", None) == params["dtype"]
 
     def forward(self, x, dtype):
         return x.astype(dtype)
@@ -174,28 +219,16 @@ class Cast(Op):
     def vjp(self, xp, g, inputs, out, needs, dtype):
         return (xp.astype(g, inputs[0].dtype),)
 
-    def jvp(self, xp, tangents, inputs, out, dtype):
-        return xp.astype(tangents[0], dtype)
 
-
-class Elementwise(Op):
-    """Z = f(X) entry by entry. Subclasses give ``forward`` and ``derivative`` (f′ at X)."""
-
-    def derivative(self, xp, x, out):
-        raise NotImplementedError
-
-    def vjp(self, xp, g, inputs, out, needs):
-        return (g * self.derivative(xp, inputs[0], out),)
-
-    def jvp(self, xp, tangents, inputs, out):
-        return tangents[0] * self.derivative(xp, inputs[0], out)
+# ---------------------------------------------------------------- unary functions (f′ only)
 
 
 @register
 class Exp(Elementwise):
-    name = "exp"
-    vjp_text = "X̄ = Z̄ ⊙ Z"
-    jvp_text = "Ż = Z ⊙ Ẋ"
+    """eˣ elementwise."""
+
+    name, method, ufunc = "exp", "exp", np.exp
+    derivative_text = "Z"
 
     def forward(self, x):
         return np.exp(x)
@@ -206,41 +239,38 @@ class Exp(Elementwise):
 
 @register
 class Log(Elementwise):
-    name = "log"
-    vjp_text = "X̄ = Z̄ ⊘ X"
-    jvp_text = "Ż = Ẋ ⊘ X"
+    """Natural logarithm elementwise."""
+
+    name, method, ufunc = "log", "log", np.log
+    derivative_text = "X⁻¹"
 
     def forward(self, x):
         return np.log(x)
 
-    def vjp(self, xp, g, inputs, out, needs):
-        return (g / inputs[0],)
-
-    def jvp(self, xp, tangents, inputs, out):
-        return tangents[0] / inputs[0]
+    def derivative(self, xp, x, out):
+        return 1.0 / x
 
 
 @register
 class Sqrt(Elementwise):
-    name = "sqrt"
-    vjp_text = "X̄ = Z̄ ⊘ (2Z)"
-    jvp_text = "Ż = Ẋ ⊘ (2Z)"
+    """Square root elementwise."""
+
+    name, method, ufunc = "sqrt", "sqrt", np.sqrt
+    derivative_text = "(2Z)⁻¹"
 
     def forward(self, x):
         return np.sqrt(x)
 
-    def vjp(self, xp, g, inputs, out, needs):
-        return (g / (2.0 * out),)
-
-    def jvp(self, xp, tangents, inputs, out):
-        return tangents[0] / (2.0 * out)
+    def derivative(self, xp, x, out):
+        return 0.5 / out
 
 
 @register
 class Tanh(Elementwise):
-    name = "tanh"
-    vjp_text = "X̄ = Z̄ ⊙ (1 − Z ⊙ Z)"
-    jvp_text = "Ż = (1 − Z ⊙ Z) ⊙ Ẋ"
+    """Hyperbolic tangent elementwise."""
+
+    name, method, ufunc = "tanh", "tanh", np.tanh
+    derivative_text = "(1 − Z ⊙ Z)"
 
     def forward(self, x):
         return np.tanh(x)
@@ -251,9 +281,15 @@ class Tanh(Elementwise):
 
 @register
 class Sigmoid(Elementwise):
-    name = "sigmoid"
-    vjp_text = "X̄ = Z̄ ⊙ Z ⊙ (1 − Z)"
-    jvp_text = "Ż = Z ⊙ (1 − Z) ⊙ Ẋ"
+    """Logistic function 1 / (1 + e⁻ˣ) elementwise, stable for large |x|.
+
+    >>> import tinygrad_mat as tm
+    >>> tm.sigmoid(tm.tensor([0.0, 800.0, -800.0]))
+    Tensor([0.5, 1. , 0. ])
+    """
+
+    name, method = "sigmoid", "sigmoid"
+    derivative_text = "Z ⊙ (1 − Z)"
 
     def forward(self, x):
         return dispatch.sigmoid(x)
@@ -264,9 +300,10 @@ class Sigmoid(Elementwise):
 
 @register
 class Relu(Elementwise):
-    name = "relu"
-    vjp_text = "X̄ = Z̄ ⊙ [X > 0]"
-    jvp_text = "Ż = [X > 0] ⊙ Ẋ"
+    """max(x, 0) elementwise; its derivative at 0 is taken as 0 (as PyTorch and JAX)."""
+
+    name, method = "relu", "relu"
+    derivative_text = "[X > 0]"
 
     def forward(self, x):
         return np.maximum(x, 0.0)
@@ -278,9 +315,10 @@ class Relu(Elementwise):
 
 @register
 class Abs(Elementwise):
-    name = "abs"
-    vjp_text = "X̄ = Z̄ ⊙ sign(X)"
-    jvp_text = "Ż = sign(X) ⊙ Ẋ"
+    """|x| elementwise; its derivative at 0 is taken as 0 (sign(0) = 0, as PyTorch and JAX)."""
+
+    name, method, dunder, ufunc = "abs", "abs", "abs", np.absolute
+    derivative_text = "sign(X)"
 
     def forward(self, x):
         return np.abs(x)

@@ -1,12 +1,20 @@
-"""Matrix ops: matmul, trace, norm, inv, det, slogdet, solve.
+"""Matrix ops: matmul, trace, norm, inv, det (through the cofactor), slogdet, solve.
 
-All act on the last two axes and broadcast over leading (batch) axes as
-``numpy.linalg`` does. Notation: Aᵀ transposes each matrix of a stack (``mT``).
+All act on the last two axes and broadcast over leading (batch) axes as ``numpy.linalg`` does.
+Notation: Aᵀ transposes each matrix of a stack (``mT``).
+
+The determinant's derivatives all come from one quantity, the cofactor matrix cof(A) = det(A) A⁻ᵀ
+(the gradient of det), computed from the SVD A = U S Vᵀ so that it stays finite when A is singular:
+cof(A) = det(U) det(V) U diag(∏_{j≠i} s_j) Vᵀ. Its derivative (det's second derivative) comes from the
+same SVD; only third and higher derivatives of det need an invertible A.
 """
 import numpy as np
 
 from ..errors import ShapeError
-from .base import Op, add_optional, keepdims_shape, register, require_square
+from .base import (
+    Bilinear, Composite, Linear, Op, add_optional, keepdims_shape, ndim_of, normalize_axes, normalize_axis,
+    register, require_square, shape_of, values_of,
+)
 
 
 def _as_matrix_row(xp, v):
@@ -23,11 +31,26 @@ def _drop_axis(xp, v, axis):
     return xp.reshape(v, tuple(shape))
 
 
+def _per_matrix(xp, scalar):
+    """A scalar per matrix of a stack, shaped to broadcast against the stack."""
+    return xp.reshape(scalar, scalar.shape + (1, 1))
+
+
 @register
-class MatMul(Op):
-    name = "matmul"
+class MatMul(Bilinear):
+    """Matrix product with numpy's rules: 1-D, 2-D and stacked (batch axes broadcast).
+
+    >>> import tinygrad_mat as tm
+    >>> tm.matmul(tm.tensor([[1.0, 2.0]]), tm.tensor([[3.0], [4.0]]))
+    Tensor([[11.]])
+    """
+
+    name, method, dunder, ufunc, symbol = "matmul", "matmul", "matmul", np.matmul, ""
     vjp_text = "Ā = Z̄ Bᵀ,  B̄ = Aᵀ Z̄"
-    jvp_text = "Ż = Ȧ B + A Ḃ"
+    source = "The Matrix Cookbook (Petersen & Pedersen), eq. 69; note 003"
+
+    def prepare(self, a, b):
+        return (a, b), {}
 
     def forward(self, a, b):
         return a @ b
@@ -54,10 +77,6 @@ class MatMul(Op):
                 gb = _drop_axis(xp, gb, -1) if gb.ndim > 2 else xp.reshape(gb, gb.shape[-2:-1])
         return ga, gb
 
-    def jvp(self, xp, tangents, inputs, out):
-        (da, db), (a, b) = tangents, inputs
-        return add_optional(None if da is None else da @ b, None if db is None else a @ db)
-
     def explain(self, error, arrays, params):
         a, b = (np.shape(x) for x in arrays)
         if len(a) == 0 or len(b) == 0:
@@ -69,31 +88,94 @@ class MatMul(Op):
 
 
 @register
-class Trace(Op):
-    name = "trace"
-    vjp_text = "X̄ = Z̄ I"
+class Dot(Composite):
+    """``numpy.dot`` for operands of at most two axes: scalar × anything, vector · vector, matrix
+    products. For stacks of matrices use ``matmul`` (numpy's N-D ``dot`` is a different product)."""
+
+    name, method, numpy = "dot", "dot", {np.dot: {}}
+    text = "a * b for a scalar; matmul(a, b) for 1-D and 2-D operands"
+
+    def compute(self, xp, a, b):
+        na, nb = ndim_of(a), ndim_of(b)
+        if na == 0 or nb == 0:
+            return xp.mul(a, b)
+        if na > 2 or nb > 2:
+            raise ShapeError(
+                f"dot: operands of shapes {shape_of(a)} and {shape_of(b)}: N-D dot is not supported; "
+                "for stacks of matrices use tm.matmul (a @ b)"
+            )
+        return xp.matmul(a, b)
+
+
+@register
+class Trace(Linear):
+    """Sum of the diagonal (``offset`` above it) of each matrix; by default over the last two axes
+    as ``numpy.linalg.trace`` (``np.trace`` on a Tensor keeps numpy's first two axes).
+
+    >>> import tinygrad_mat as tm
+    >>> tm.trace(tm.tensor([[1.0, 2.0], [3.0, 4.0]])).item()
+    5.0
+    """
+
+    name, method = "trace", "trace"
+    numpy = {np.trace: {"axis1": 0, "axis2": 1}, np.linalg.trace: {}}
+    vjp_text = "X̄ = Z̄ I   (the identity on the traced diagonal)"
     jvp_text = "Ż = tr(Ẋ)"
+    source = "note 003 (∂ tr(AB)/∂A = Bᵀ with B = I)"
 
-    def forward(self, x):
-        if x.ndim < 2:
-            raise ShapeError(f"trace: needs a matrix (at least 2-D), got shape {x.shape}")
-        return np.trace(x, axis1=-2, axis2=-1)
+    def prepare(self, x, offset=0, axis1=-2, axis2=-1):
+        n = ndim_of(x)
+        if n < 2:
+            raise ShapeError(f"trace: needs a matrix (at least 2-D), got shape {shape_of(x)}")
+        axis1, axis2 = normalize_axis(axis1, n, "trace"), normalize_axis(axis2, n, "trace")
+        if axis1 == axis2:
+            raise ShapeError(f"trace: axis1 and axis2 are both {axis1}")
+        return (x,), {"offset": int(offset), "axis1": axis1, "axis2": axis2}
 
-    def vjp(self, xp, g, inputs, out, needs):
-        m, n = inputs[0].shape[-2:]
-        return (xp.reshape(g, g.shape + (1, 1)) * np.eye(m, n, dtype=inputs[0].dtype),)
+    def forward(self, x, offset, axis1, axis2):
+        return np.trace(x, offset=offset, axis1=axis1, axis2=axis2)
 
-    def jvp(self, xp, tangents, inputs, out):
-        return xp.trace(tangents[0])
+    def vjp(self, xp, g, inputs, out, needs, offset, axis1, axis2):
+        shape = inputs[0].shape
+        eye = np.eye(shape[axis1], shape[axis2], k=offset, dtype=inputs[0].dtype)  # rows: axis1
+        if axis1 > axis2:
+            eye = eye.T
+        plane = [1] * len(shape)
+        plane[axis1], plane[axis2] = shape[axis1], shape[axis2]
+        spread = [n for n in g.shape]
+        for axis in sorted((axis1, axis2)):
+            spread.insert(axis, 1)
+        return (xp.reshape(g, tuple(spread)) * eye.reshape(plane),)
 
 
 @register
 class Norm(Op):
-    """Euclidean norm of the entries over ``axis`` (all: the Frobenius norm of a matrix)."""
+    """Euclidean norm: of all entries (a vector's length, a matrix's Frobenius norm) or along
+    ``axis``, as ``numpy.linalg.norm`` with ``ord`` None, 'fro' (matrices) or 2 (vectors).
 
-    name = "norm"
+    Its gradient at 0 is taken as 0. For the norm of each matrix in a stack use ``axis=(-2, -1)``.
+
+    >>> import tinygrad_mat as tm
+    >>> tm.norm(tm.tensor([3.0, 4.0])).item()
+    5.0
+    """
+
+    name, method, numpy = "norm", "norm", {np.linalg.norm: {}}
     vjp_text = "X̄ = Z̄ X / ‖X‖   (0 where ‖X‖ = 0)"
     jvp_text = "Ż = ⟨X, Ẋ⟩ / ‖X‖"
+    source = "The Matrix Cookbook, eq. 129 (∂‖x‖₂/∂x = x/‖x‖₂)"
+
+    def prepare(self, x, ord=None, axis=None, keepdims=False):
+        ndim = ndim_of(x)
+        axes = normalize_axes(axis, ndim, "norm")
+        over = ndim if axes is None else len(axes)
+        allowed = (None, 2) if over == 1 else (None, "fro")
+        if ord not in allowed or (axes is None and ord is not None and ndim > 2):
+            raise ValueError(
+                f"norm: ord={ord!r} over {over} axes is not supported; use ord=None (the Euclidean / "
+                "Frobenius norm), 'fro' for matrices or 2 for vectors"
+            )
+        return (x,), {"axis": axes, "keepdims": bool(keepdims)}
 
     def forward(self, x, axis, keepdims):
         if axis is None and not keepdims:
@@ -103,8 +185,8 @@ class Norm(Op):
 
     @staticmethod
     def _safe(xp, out, x, axis, keepdims):
-        # The norm, reshaped to broadcast against X, with 1 in place of 0: there X = 0 and
-        # the (sub)gradient 0 is taken, as PyTorch and JAX do.
+        # The norm, reshaped to broadcast against X, with 1 in place of 0: there X = 0 and the
+        # (sub)gradient 0 is taken, as PyTorch and JAX do.
         if not keepdims:
             out = xp.reshape(out, keepdims_shape(x.shape, axis))
         return out + (xp.value(out) == 0)
@@ -123,9 +205,18 @@ class Norm(Op):
 
 @register
 class Inv(Op):
-    name = "inv"
+    """Inverse of a square matrix (or of each in a stack); a singular one raises.
+
+    >>> import tinygrad_mat as tm
+    >>> tm.inv(tm.tensor([[2.0, 0.0], [0.0, 4.0]]))
+    Tensor([[0.5 , 0.  ],
+            [0.  , 0.25]])
+    """
+
+    name, method, numpy = "inv", "inv", {np.linalg.inv: {}}
     vjp_text = "Ā = −Zᵀ Z̄ Zᵀ   (Z = A⁻¹)"
     jvp_text = "Ż = −Z Ȧ Z"
+    source = "The Matrix Cookbook, eq. 59; Giles (2008), sec. 2.2.1"
 
     def forward(self, a):
         require_square("inv", a)
@@ -139,50 +230,213 @@ class Inv(Op):
         return -(out @ tangents[0] @ out)
 
 
+# ---------------------------------------------------------------- the determinant and its cofactor
+
+
+def _svd(a):
+    """A = U diag(s) Vh, and det(U) det(Vh) (±1 per matrix)."""
+    u, s, vh = np.linalg.svd(a)
+    return u, s, vh, np.linalg.det(u) * np.linalg.det(vh)
+
+
+def _exclusive_products(s):
+    """p[..., i] = ∏_{j≠i} s[..., j] without division (finite when some s_j are 0)."""
+    ones = np.ones(s.shape[:-1] + (1,), dtype=s.dtype)
+    before = np.cumprod(np.concatenate([ones, s[..., :-1]], axis=-1), axis=-1)
+    after = np.cumprod(np.concatenate([ones, s[..., :0:-1]], axis=-1), axis=-1)[..., ::-1]
+    return before * after
+
+
+def _pair_products(s):
+    """π[..., i, j] = ∏_{l∉{i,j}} s_l for i ≠ j, and 0 on the diagonal."""
+    n = s.shape[-1]
+    rows = np.array(np.broadcast_to(s[..., None, :], s.shape + (n,)))  # row i: s with s_i set to 1
+    diagonal = np.arange(n)
+    rows[..., diagonal, diagonal] = 1.0
+    pi = _exclusive_products(rows)
+    pi[..., diagonal, diagonal] = 0.0
+    return pi
+
+
+def numpy_cofactor(a):
+    """cof(A) = det(A) A⁻ᵀ = det(U) det(Vh) U diag(∏_{j≠i} s_j) Vh, finite for any square A."""
+    u, s, vh, sign = _svd(a)
+    return sign[..., None, None] * (u * _exclusive_products(s)[..., None, :]) @ vh
+
+
+def numpy_cofactor_derivative(a, e):
+    """D cof(A)[E], det's second derivative applied to E, finite for any square A.
+
+    With A = U S Vᵀ and E′ = Uᵀ E V, A + E = U (S + E′) Vᵀ, so D cof(A)[E] = det(U) det(V) U R Vᵀ with
+    R the derivative of cof at the diagonal S: R_ii = Σ_{k≠i} π_ik E′_kk, R_ij = −π_ij E′_ji (i ≠ j),
+    π_ij = ∏_{l∉{i,j}} s_l. The map E ↦ D cof(A)[E] is self-adjoint (det's Hessian is symmetric).
+    """
+    u, s, vh, sign = _svd(a)
+    e_rot = u.swapaxes(-1, -2) @ e @ vh.swapaxes(-1, -2)
+    pi = _pair_products(s)
+    diagonal = np.diagonal(e_rot, axis1=-2, axis2=-1)
+    r = -pi * e_rot.swapaxes(-1, -2)
+    n = s.shape[-1]
+    r[..., np.arange(n), np.arange(n)] = (pi @ diagonal[..., None])[..., 0]
+    return sign[..., None, None] * (u @ r @ vh)
+
+
+def _third_derivative(xp, a, e, f):
+    """∇_G D³det(A)[E, F, G], for invertible A (B = A⁻¹, d = det A):
+    d [(tr(BE) tr(BF) − tr(BEBF)) Bᵀ − tr(BE) (BFB)ᵀ − tr(BF) (BEB)ᵀ + (BEBFB + BFBEB)ᵀ]."""
+    b = xp.inv(a)
+    d = _per_matrix(xp, xp.det(a))
+    be, bf = b @ e, b @ f
+    tr_be, tr_bf = _per_matrix(xp, xp.trace(be)), _per_matrix(xp, xp.trace(bf))
+    tr_bebf = _per_matrix(xp, xp.trace(be @ bf))
+    inner = (tr_be * tr_bf - tr_bebf) * b - tr_be * (bf @ b) - tr_bf * (be @ b) + be @ bf @ b + bf @ be @ b
+    return d * inner.mT
+
+
 @register
 class Det(Op):
-    name = "det"
-    vjp_text = "Ā = Z̄ cof(A) = Z̄ det(A) A⁻ᵀ"
-    jvp_text = "Ż = tr(cof(A)ᵀ Ȧ) = det(A) tr(A⁻¹ Ȧ)"
+    """Determinant of a square matrix (or of each in a stack); its gradient is the cofactor matrix,
+    finite also where A is singular, in every mode.
+
+    >>> import tinygrad_mat as tm
+    >>> round(tm.det(tm.tensor([[1.0, 2.0], [3.0, 4.0]])).item(), 12)
+    -2.0
+    """
+
+    name, method, numpy = "det", "det", {np.linalg.det: {}}
+    vjp_text = "Ā = Z̄ cof(A)   (cof(A) = det(A) A⁻ᵀ, from the SVD: finite at singular A)"
+    jvp_text = "Ż = ⟨cof(A), Ȧ⟩ = det(A) tr(A⁻¹ Ȧ)"
+    source = "note 003 (N12); The Matrix Cookbook, eq. 49; Giles (2008), sec. 2.2.2"
 
     def forward(self, a):
         require_square("det", a)
         return np.linalg.det(a)
 
     def vjp(self, xp, g, inputs, out, needs):
-        return (xp.reshape(g, g.shape + (1, 1)) * xp.cofactor(inputs[0]),)
+        return (_per_matrix(xp, g) * xp.cofactor(inputs[0]),)
 
     def jvp(self, xp, tangents, inputs, out):
-        return xp.sum(xp.cofactor(inputs[0]) * tangents[0], (inputs[0].ndim - 2, inputs[0].ndim - 1), False)
+        a = inputs[0]
+        return xp.sum(xp.cofactor(a) * tangents[0], (a.ndim - 2, a.ndim - 1))
+
+
+@register
+class Cofactor(Op):
+    """The cofactor matrix cof(A) = det(A) A⁻ᵀ (the gradient of det), computed from the SVD so that
+    it is finite for any square A, singular or not.
+
+    >>> import tinygrad_mat as tm
+    >>> tm.cofactor(tm.tensor([[1.0, 2.0], [2.0, 4.0]])).numpy().round(12) + 0.0   # [[d, −c], [−b, a]]
+    array([[ 4., -2.],
+           [-2.,  1.]])
+    """
+
+    name = "cofactor"
+    vjp_text = "Ā = D cof(A)[Z̄]   (det's Hessian applied to Z̄; self-adjoint)"
+    jvp_text = "Ż = D cof(A)[Ȧ]"
+    source = "Giles (2008), sec. 2.2.2; the SVD form as in JAX's _cofactor_solve, here for any rank"
+
+    def forward(self, a):
+        require_square("cofactor", a)
+        return numpy_cofactor(a)
+
+    def vjp(self, xp, g, inputs, out, needs):
+        return (xp.cofactor_derivative(inputs[0], g),)
+
+    def jvp(self, xp, tangents, inputs, out):
+        return xp.cofactor_derivative(inputs[0], tangents[0])
+
+
+@register
+class CofactorDerivative(Op):
+    """D cof(A)[E]: the second derivative of det at A applied to E (internal: det's second-order rules).
+
+    Linear in E and self-adjoint; its derivative in A (det's third derivative) needs A invertible.
+    """
+
+    name, public = "cofactor_derivative", False
+    vjp_text = "Ē = D cof(A)[Z̄],  Ā = ∇ D³det(A)[E, Z̄, ·]   (the latter needs A invertible)"
+    jvp_text = "Ż = D cof(A)[Ė] + ∇ D³det(A)[E, Ȧ, ·]"
+    source = "derived here from A = U S Vᵀ; D³det from Giles (2008), sec. 2.2.2, differentiated twice"
+
+    def prepare(self, a, e):
+        return (a, e), {}
+
+    def forward(self, a, e):
+        require_square("cofactor_derivative", a)
+        return numpy_cofactor_derivative(a, e)
+
+    def vjp(self, xp, g, inputs, out, needs):
+        a, e = inputs
+        ga = _third_derivative(xp, a, e, g) if needs[0] else None
+        ge = xp.cofactor_derivative(a, g) if needs[1] else None
+        return ga, ge
+
+    def jvp(self, xp, tangents, inputs, out):
+        (da, de), (a, e) = tangents, inputs
+        return add_optional(
+            None if de is None else xp.cofactor_derivative(a, de),
+            None if da is None else _third_derivative(xp, a, e, da),
+        )
 
 
 @register
 class LogAbsDet(Op):
-    """log|det A|: the differentiable half of ``slogdet``."""
+    """log|det A| of a square matrix (or of each in a stack): the differentiable half of ``slogdet``."""
 
-    name = "slogdet"
-    vjp_text = "Ā = Z̄ A⁻ᵀ"
-    jvp_text = "Ż = tr(A⁻¹ Ȧ)"
+    name = "logabsdet"
+    vjp_text = "Ā = Z̄ A⁻ᵀ   (by a solve with Aᵀ)"
+    jvp_text = "Ż = tr(A⁻¹ Ȧ)   (by a solve with A)"
+    source = "The Matrix Cookbook, eq. 57; Giles (2008), sec. 2.2.2"
 
     def forward(self, a):
         require_square("slogdet", a)
         return np.linalg.slogdet(a)[1]
 
     def vjp(self, xp, g, inputs, out, needs):
-        return (xp.reshape(g, g.shape + (1, 1)) * xp.inv(inputs[0]).mT,)
+        a = inputs[0]
+        return (xp.solve(a.mT, _per_matrix(xp, g) * np.eye(a.shape[-1], dtype=a.dtype)),)
 
     def jvp(self, xp, tangents, inputs, out):
-        a = inputs[0]
-        return xp.sum(xp.inv(a).mT * tangents[0], (a.ndim - 2, a.ndim - 1), False)
+        return xp.trace(xp.solve(inputs[0], tangents[0]))
+
+
+@register
+class Slogdet(Composite):
+    """(sign, log|det a|) as ``numpy.linalg.slogdet``; the log is differentiable, the sign constant.
+
+    >>> import tinygrad_mat as tm
+    >>> sign, logabs = tm.slogdet(tm.tensor([[1.0, 2.0], [3.0, 4.0]]))
+    >>> sign.item(), round(logabs.item(), 12)
+    (-1.0, 0.69314718056)
+    """
+
+    name, method, numpy = "slogdet", "slogdet", {np.linalg.slogdet: {}}
+    text = "(sign from numpy, logabsdet(a)): the log's rules are Z̄ A⁻ᵀ and tr(A⁻¹ Ȧ), by solves"
+
+    def compute(self, xp, a):
+        logabs = xp.logabsdet(a)
+        values = np.asarray(values_of(a))
+        sign = np.asarray(np.linalg.slogdet(values)[0], dtype=values.dtype)
+        return xp.constant(sign), logabs
 
 
 @register
 class Solve(Op):
-    """X = A⁻¹B. As in numpy 2, a 1-D B is one vector; otherwise B is a stack of matrices."""
+    """X with a X = b, without forming a⁻¹. As numpy 2: 1-D b is one vector, else a stack of matrices.
 
-    name = "solve"
+    >>> import tinygrad_mat as tm
+    >>> tm.solve(tm.tensor([[2.0, 0.0], [0.0, 4.0]]), tm.tensor([2.0, 2.0]))
+    Tensor([1. , 0.5])
+    """
+
+    name, numpy = "solve", {np.linalg.solve: {}}
     vjp_text = "B̄ = A⁻ᵀ Z̄,  Ā = −B̄ Zᵀ"
     jvp_text = "Ż = A⁻¹ (Ḃ − Ȧ Z)"
+    source = "Giles (2008), sec. 2.3.1"
+
+    def prepare(self, a, b):
+        return (a, b), {}
 
     def forward(self, a, b):
         require_square("solve", a)
