@@ -32,10 +32,40 @@ def test_demo_shows_agreement():
 README = Path(__file__).resolve().parents[1] / "README.md"
 
 
-def test_readme_op_table_is_the_registry():
+def test_readme_op_tables_are_the_registry():
+    """Regenerate with: python -m tinygrad_mat.ops README.md"""
     text = README.read_text(encoding="utf-8")
     table = text.split("<!-- op-table:start -->\n")[1].split("\n<!-- op-table:end -->")[0]
     assert table == tinygrad_mat.ops.rule_table()
+    composites = text.split("<!-- composite-table:start -->\n")[1].split("\n<!-- composite-table:end -->")[0]
+    assert composites == tinygrad_mat.ops.composite_table()
+
+
+def test_readme_adding_an_op_example_is_a_working_record(tmp_path):
+    """The walk-through's record, added to a copy of the package, gives tm.softsign and its gradient."""
+    import shutil
+    import subprocess
+    import sys
+
+    text = README.read_text(encoding="utf-8")
+    record = text.split("## Adding an op")[1].split("```python\n")[1].split("```")[0]
+    package = tmp_path / "tinygrad_mat"
+    shutil.copytree(Path(tinygrad_mat.__file__).parent, package, ignore=shutil.ignore_patterns("__pycache__"))
+    with open(package / "ops" / "elementwise.py", "a", encoding="utf-8") as module:
+        module.write("\n\n" + record)
+    script = (
+        "import numpy as np, tinygrad_mat as tm\n"
+        "x = np.array([-2.0, 0.5])\n"
+        "assert np.allclose(tm.tensor(x).softsign().numpy(), x / (1 + np.abs(x)))\n"
+        "assert np.allclose(tm.grad(lambda t: tm.softsign(t).sum())(x), 1 / (1 + np.abs(x)) ** 2)\n"
+        "assert np.allclose(tm.jvp(tm.softsign, (x,), (np.ones(2),))[1], 1 / (1 + np.abs(x)) ** 2)\n"
+        "assert any('softsign' in line for line in tm.ops.rule_table().splitlines())\n"
+        "print(tm.__file__)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", script], cwd=tmp_path, capture_output=True, text=True,
+                         env={"PYTHONPATH": str(tmp_path), "PATH": ""})
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip().startswith(str(tmp_path))
 
 
 def test_readme_example_runs(capsys):

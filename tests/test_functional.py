@@ -122,3 +122,66 @@ def test_nested_grad_and_perturbation_confusion():
     assert float(tm.grad(f4)(2.0)) == 32.0
     assert float(tm.grad(tm.grad(f4))(2.0)) == 48.0
     assert float(tm.grad(tm.grad(tm.grad(f4)))(2.0)) == 48.0
+
+
+def test_keyword_arguments_pass_through_undifferentiated():
+    f = lambda x, scale=1.0, shift=0.0: (scale * x * x).sum() + shift
+    x = np.array([1.0, 2.0])
+    np.testing.assert_array_equal(tm.grad(f)(x, scale=3.0, shift=5.0), [6.0, 12.0])
+    value, g = tm.value_and_grad(f)(x, scale=3.0, shift=5.0)
+    assert float(value) == 20.0
+    assert float(tm.jvp(f, (x,), (np.ones(2),), scale=3.0)[1]) == 18.0
+    np.testing.assert_array_equal(tm.vjp(lambda x, a: a * x, x, a=2.0)[1](np.ones(2))[0], [2.0, 2.0])
+    np.testing.assert_array_equal(tm.hessian(f)(x, scale=3.0), 6 * np.eye(2))
+    np.testing.assert_array_equal(tm.jacobian(lambda x, a: a * x)(x, a=4.0), 4 * np.eye(2))
+    np.testing.assert_array_equal(tm.hvp(f, x, np.ones(2), scale=2.0), [4.0, 4.0])
+
+
+def test_has_aux_returns_the_auxiliary_output_beside_the_derivative():
+    def f(x):
+        loss = (x * x).sum()
+        return loss, {"prediction": x * 2, "count": 3}
+
+    x = np.array([1.0, 2.0])
+    g, aux = tm.grad(f, has_aux=True)(x)
+    np.testing.assert_array_equal(g, [2.0, 4.0])
+    assert type(aux["prediction"]) is np.ndarray and aux["count"] == 3
+    np.testing.assert_array_equal(aux["prediction"], [2.0, 4.0])
+    (value, aux), g = tm.value_and_grad(f, has_aux=True)(x)
+    assert float(value) == 5.0
+    out, tangent, aux = tm.jvp(f, (x,), (np.ones(2),), has_aux=True)
+    assert float(tangent) == 6.0 and aux["count"] == 3
+    out, vjp_fn, aux = tm.vjp(f, x, has_aux=True)
+    np.testing.assert_array_equal(vjp_fn(1.0)[0], [2.0, 4.0])
+    J, aux = tm.jacobian(lambda x: (x * x, x.sum()), has_aux=True)(x)
+    np.testing.assert_array_equal(J, np.diag([2.0, 4.0]))
+    H, aux = tm.hessian(f, has_aux=True)(x)
+    np.testing.assert_array_equal(H, 2 * np.eye(2))
+    with pytest.raises(TypeError, match="has_aux=True needs f to return a pair"):
+        tm.grad(lambda x: (x * x).sum(), has_aux=True)(x)
+    with pytest.raises(TypeError, match="pass has_aux=True"):
+        tm.grad(f)(x)
+
+
+def test_set_grad_enabled_as_a_call_and_as_a_context_manager():
+    x = tm.tensor(1.0, requires_grad=True)
+    try:
+        tm.set_grad_enabled(False)
+        assert not tm.is_grad_enabled() and not (x * 2).requires_grad
+        tm.set_grad_enabled(True)
+        assert tm.is_grad_enabled() and (x * 2).requires_grad
+        with tm.set_grad_enabled(False):
+            assert not (x * 2).requires_grad
+        assert (x * 2).requires_grad
+        with tm.no_grad():
+            with tm.set_grad_enabled(True):
+                assert (x * 2).requires_grad
+            assert not tm.is_grad_enabled()
+
+        @tm.no_grad()
+        def predict(t):
+            return t * 2
+
+        assert not predict(x).requires_grad and tm.is_grad_enabled()
+    finally:
+        tm.set_grad_enabled(True)

@@ -67,3 +67,79 @@ def test_getitem_gradient_uses_the_scatter_kernel_for_many_rows():
     table[index].sum().backward()
     counts = np.bincount(index, minlength=20).astype(float)
     np.testing.assert_array_equal(table.grad.numpy(), np.repeat(counts[:, None], 4, axis=1))
+
+
+# ---------------------------------------------------------------- every kernel against its numpy twin
+
+def _edge_arrays():
+    """1-D float inputs with NaN, ±inf, empty and one element, in float64 and float32."""
+    values = [np.array([]), np.array([1.5]), np.array([np.nan]), np.array([np.inf]), np.array([-np.inf]),
+              np.array([np.nan, 1.0, -np.inf, np.inf, 0.0, -800.0, 800.0])]
+    return [v.astype(dtype) for v in values for dtype in (np.float64, np.float32)]
+
+
+def _edge_rows():
+    rows = [[np.nan, 1.0], [np.nan, np.inf], [np.inf, 1.0], [-np.inf, -np.inf], [np.inf, np.inf],
+            [np.inf, -np.inf], [1.0, 2.0], [-np.inf, 0.0], [np.nan, np.nan]]
+    return [np.array(rows), np.zeros((3, 0)), np.zeros((0, 4)), np.array([[7.0]]), np.array([[np.nan]])]
+
+
+EDGE_INPUTS = {
+    "sigmoid": [(x,) for x in _edge_arrays()],
+    "logsumexp_rows": [(x,) for x in _edge_rows()],
+    "scatter_add_rows": [
+        (np.array([[np.nan, 1.0], [np.inf, -np.inf]]), np.array([0, 0]), 2),
+        (np.zeros((0, 3)), np.zeros(0, dtype=np.int64), 2),
+        (np.array([[1.0, np.inf]]), np.array([-1]), 3),
+        (np.ones((1, 1)), np.array([0]), 1),
+    ],
+}
+
+
+def test_every_kernel_has_a_numpy_twin_and_edge_cases():
+    import tinygrad_mat.kernels as kernels
+
+    assert set(kernels.__all__) == set(dispatch.TWINS) == set(EDGE_INPUTS)
+
+
+@pytest.mark.parametrize("name", sorted(dispatch.TWINS))
+def test_kernel_and_numpy_twin_agree_on_nan_inf_empty_and_one_element(name):
+    kernel, twin = dispatch.TWINS[name]
+    for args in EDGE_INPUTS[name]:
+        with np.errstate(all="ignore"):
+            expected = twin(*args)
+        got = kernel(*args)
+        assert got.shape == expected.shape and got.dtype == expected.dtype, (name, args)
+        np.testing.assert_array_equal(np.isnan(got), np.isnan(expected), err_msg=f"{name} NaN on {args}")
+        finite = ~np.isnan(expected)
+        np.testing.assert_allclose(got[finite], expected[finite], rtol=1e-6, err_msg=f"{name} on {args}")
+
+
+def test_scatter_add_out_of_range_raises_and_writes_nothing():
+    out = np.zeros((3, 2))
+    with pytest.raises(IndexError, match="out of range"):
+        scatter_add_rows(out, np.array([0, 3]), np.ones((2, 2)))
+    np.testing.assert_array_equal(out, 0.0)
+    for index in (np.array([0, 3]), np.array([-4, 0])):
+        with pytest.raises(IndexError, match="scatter_add: index .* out of bounds"):
+            tm.scatter_add(np.ones((2, 2)), index, (3, 2))
+    with pytest.raises(IndexError, match="scatter_add"):
+        tm.scatter_add(np.ones(2), [0, 5], (3,))
+    with pytest.raises(tm.ShapeError, match=r"scatter_add: values have shape \(2, 3\)"):
+        tm.scatter_add(np.ones((2, 3)), np.array([0, 1]), (3, 2))
+
+
+def test_kernels_under_numba_boundscheck(tmp_path):
+    """The kernel tests again with numba's bounds checking on (and a fresh cache), in a subprocess."""
+    import os
+    import subprocess
+    import sys
+
+    env = dict(os.environ, NUMBA_BOUNDSCHECK="1", NUMBA_CACHE_DIR=str(tmp_path))
+    here = os.path.dirname(__file__)
+    result = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", os.path.join(here, "test_kernels.py"),
+         "-k", "not boundscheck"],
+        env=env, capture_output=True, text=True, cwd=here,
+    )
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]

@@ -12,7 +12,7 @@ kernels, loaded on first use) → ops (the op records) → engine (the reverse w
 namespaces, forward, numpy_protocol → tensor (Tensor, apply) → functions (the public functions) →
 functional, jacobians (the transforms). This file wires the public names together.
 """
-from . import ops
+from . import arraylock, ops
 from .errors import DTypeError, GraphError, RuleError, ShapeError, SingularMatrixError, TracedValueError
 from .functional import grad, jvp, value_and_grad, vjp
 from .functions import *  # noqa: F401,F403  (one public function per op record, and tensor())
@@ -28,5 +28,5 @@ __all__ = [
     "grad", "value_and_grad", "vjp", "jvp", "jacobian", "jacfwd", "jacrev", "hessian", "hvp",
     "no_grad", "enable_grad", "set_grad_enabled", "is_grad_enabled",
     "ShapeError", "SingularMatrixError", "GraphError", "DTypeError", "TracedValueError", "RuleError",
-    "ops",
+    "ops", "arraylock",
 ]

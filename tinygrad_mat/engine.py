@@ -10,6 +10,8 @@ A "tensor" here is anything with ``_node``, ``_data`` and ``requires_grad``.
 import heapq
 import itertools
 
+import numpy as np
+
 from . import arraylock, modes
 from .errors import GraphError, RuleError, in_rule
 
@@ -54,7 +56,12 @@ class LockingNode(Node):
 
     def __init__(self, op, inputs, saved, out, params, needs, constants):
         Node.__init__(self, op, inputs, saved, out, params, needs)
-        self.locks = [taken for taken in map(arraylock.lock, constants) if taken]
+        locks = None
+        for array in constants:
+            taken = arraylock.lock(array)
+            if taken is not None:
+                locks = [taken] if locks is None else locks + [taken]
+        self.locks = locks
 
     def unlock(self):
         locks, self.locks = self.locks, None
@@ -172,10 +179,16 @@ def propagate(root, seed, xp, targets=None, retain_graph=False, create_graph=Fal
                         f"{len(parents)} inputs"
                     )
                 for parent, like, cotangent, need in zip(parents, node.saved, cotangents, needs):
-                    if not need or cotangent is None:
+                    if not need:
                         continue
+                    if cotangent is None:  # the rule's zero symbol: the input still gets its (zero) gradient
+                        cotangent = xp.constant(np.zeros(like.shape, dtype=like.dtype))
                     # Builtin dtypes are singletons, so `is not` is a cheap first test; _fit checks exactly.
-                    if cotangent.shape != like.shape or cotangent.dtype is not like.dtype:
+                    try:
+                        fits = cotangent.shape == like.shape and cotangent.dtype is like.dtype
+                    except AttributeError:  # not an array at all: _fit says so
+                        fits = False
+                    if not fits:
                         cotangent = _fit(xp, cotangent, like, op.name, cotangents)
                     parent_node = parent._node
                     if parent_node is not None:

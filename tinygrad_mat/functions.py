@@ -54,8 +54,11 @@ def zero_grad(*tensors):
 def is_locked(array):
     """True while a live graph holds the numpy ``array`` as a constant, so that it is read-only.
 
+    Arrays of more than ``tm.arraylock.COPY_AT_MOST`` elements are locked this way; smaller ones are
+    copied by the graph instead (cheaper), and stay writeable.
+
     >>> import numpy as np, tinygrad_mat as tm
-    >>> X = np.ones((3, 2)); w = tm.tensor(np.ones(2), requires_grad=True)
+    >>> X = np.ones((5000, 2)); w = tm.tensor(np.ones(2), requires_grad=True)
     >>> loss = (X @ w).sum()
     >>> tm.is_locked(X), X.flags.writeable
     (True, False)

@@ -16,7 +16,7 @@ import threading
 
 import numpy as np
 
-from . import engine, forward, modes, namespaces, numpy_protocol
+from . import arraylock, engine, forward, modes, namespaces, numpy_protocol
 from .errors import DTypeError, GraphError, ShapeError, TracedValueError
 from .ops import REGISTRY
 from .ops.base import values_of
@@ -74,10 +74,11 @@ def _constant(value, opname):
     if kind is int or kind is bool:
         return float(value)
     if isinstance(value, (np.ndarray, np.generic)):
-        dtype_kind = value.dtype.kind
+        dtype = value.dtype
+        if dtype.char in "fd":  # float32 or float64 (comparing dtypes with == is slow)
+            return value
+        dtype_kind = dtype.kind
         if dtype_kind == "f":
-            if value.dtype == np.float32 or value.dtype == np.float64:
-                return value
             return value.astype(np.float64)
         if dtype_kind in "iub":
             return value.astype(np.float64)
@@ -102,12 +103,12 @@ def values(x):
 
 
 def _convert_operands(args, opname):
-    """Operands with constants converted once: (operands, arrays, needs, has_tangents, the caller's
-    own arrays kept without a copy or None)."""
+    """Operands with constants converted once: (operands, arrays, needs, has_tangents, the positions
+    of the caller's own arrays, kept without a copy, or None)."""
     operands, arrays, needs = [], [], []
     has_tangents = False
     user_arrays = None
-    for a in args:
+    for position, a in enumerate(args):
         if not isinstance(a, Tensor):
             c = _constant(a, opname)
             if not isinstance(c, Tensor):
@@ -115,7 +116,7 @@ def _convert_operands(args, opname):
                 arrays.append(c)
                 needs.append(False)
                 if c is a and type(c) is np.ndarray:
-                    user_arrays = [c] if user_arrays is None else user_arrays + [c]
+                    user_arrays = [position] if user_arrays is None else user_arrays + [position]
                 continue
             a = c
         operands.append(a)
@@ -124,6 +125,21 @@ def _convert_operands(args, opname):
         if a._tangents is not None:
             has_tangents = True
     return operands, arrays, needs, has_tangents, user_arrays
+
+
+def _protect(operands, arrays, positions):
+    """The caller's arrays a node is about to save: small ones replaced by copies, large ones
+    returned to be locked (``arraylock``), so that editing them cannot change a gradient."""
+    to_lock = None
+    for i in positions:
+        c = arrays[i]
+        if c.size <= arraylock.COPY_AT_MOST:
+            c = c.copy()
+            c.setflags(False)
+            arrays[i] = operands[i] = c
+        else:
+            to_lock = [c] if to_lock is None else to_lock + [c]
+    return to_lock
 
 
 def apply(op, args, params=_NO_PARAMS):
@@ -158,7 +174,9 @@ def apply(op, args, params=_NO_PARAMS):
         raise op.explain(error, arrays, params) from error
     if type(out) is not np.ndarray:
         out = np.asarray(out)
-    if user_arrays is not None and out.base is not None and any(np.may_share_memory(out, c) for c in user_arrays):
+    if user_arrays is not None and out.base is not None and any(
+        np.may_share_memory(out, arrays[i]) for i in user_arrays
+    ):
         out = out.copy()  # a view of the caller's array would let an edit of it change this Tensor
     out.setflags(False)  # write=False; positional, because numpy parses the keyword slowly (2x)
     result = _new(Tensor)
@@ -167,10 +185,11 @@ def apply(op, args, params=_NO_PARAMS):
     result._grad = result._node = result._tangents = None
     if True in needs and _state.grad:
         result.requires_grad = True
-        if user_arrays is None:
+        to_lock = None if user_arrays is None or not op.reads_inputs else _protect(operands, arrays, user_arrays)
+        if to_lock is None:
             result._node = _Node(op, operands, arrays, out, params, needs)
-        else:  # the graph keeps the caller's arrays: they stay read-only while it lives
-            result._node = engine.LockingNode(op, operands, arrays, out, params, needs, user_arrays)
+        else:  # the graph keeps the caller's large arrays: they stay read-only while it lives
+            result._node = engine.LockingNode(op, operands, arrays, out, params, needs, to_lock)
     if has_tangents:
         forward.propagate(op, operands, result, params, TensorNS)
     return result
@@ -377,6 +396,11 @@ class Tensor:
     # -------------------------------------------------------------- numpy's protocols
     def __array_ufunc__(self, ufunc, method, *inputs, **kwargs):
         """``ndarray + Tensor``, ``np.exp(t)``, ``t > ndarray``: the op, a boolean mask, or an error."""
+        if method == "__call__" and not kwargs:
+            op = _UFUNC_OPS.get(ufunc)
+            if op is not None:  # the common case, ``X @ w`` with X a numpy array: straight to the op
+                inputs, params = op.prepare(*inputs)
+                return apply(op, inputs, params)
         return numpy_protocol.array_ufunc(ufunc, method, inputs, kwargs, TensorNS)
 
     def __array_function__(self, func, types, args, kwargs):
@@ -600,6 +624,7 @@ def _is_tensor(x):
 
 
 TensorNS = namespaces.tensor_namespace(apply, as_tensor, _is_tensor, values, _constant_tensor)
+_UFUNC_OPS = {ufunc: REGISTRY[name] for ufunc, name in numpy_protocol.UFUNCS.items()}
 
 
 # ---------------------------------------------------------------- methods and operators, from the records
@@ -621,9 +646,13 @@ def _binary_operators(op):
     symbol = {"add": "+", "sub": "-", "mul": "*", "truediv": "/", "pow": "**", "matmul": "@"}[op.dunder]
 
     def forward(self, other):
+        if type(other) is int:  # x ** 2: a float here keeps apply on its fast path
+            other = float(other)
         return apply(op, (self, other))
 
     def reflected(self, other):
+        if type(other) is int:
+            other = float(other)
         return apply(op, (other, self))
 
     function = getattr(TensorNS, op.name)

@@ -58,9 +58,9 @@ class Record:
     numpy = {}           # {numpy function: {numpy's defaults that differ from ours}} dispatching here
     ufunc = None         # the numpy ufunc that dispatches here (np.exp(t))
 
-    def prepare(self, *inputs):
+    def prepare(self, x):
         """The public signature: check and normalise the arguments into (inputs, params)."""
-        return inputs, {}
+        return (x,), {}
 
     def is_identity(self, inputs, params):
         """True when the call would return its first input unchanged (reshape to the same shape, ...)."""
@@ -73,6 +73,7 @@ class Op(Record):
     vjp_text = ""
     jvp_text = ""
     source = ""  # where the formula comes from, for a reader to check
+    reads_inputs = True  # the rules read input values (so a constant input must be kept safe)
 
     def forward(self, *arrays, **params):
         raise NotImplementedError
@@ -129,7 +130,10 @@ class Elementwise(Op):
 
 class Linear(Op):
     """Linear in every input. Give ``forward`` and ``vjp`` (the transpose); the forward rule is the op
-    applied to the tangents, a missing (zero) tangent standing in as zeros."""
+    applied to the tangents, a missing (zero) tangent standing in as zeros. The rules read only the
+    inputs' shapes, never their values."""
+
+    reads_inputs = False
 
     @property
     def jvp_text(self):

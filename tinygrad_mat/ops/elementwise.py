@@ -138,6 +138,8 @@ class Pow(Op):
     def _d_base(xp, x, y):
         """Y ⊙ X^(Y−1), decided by value: a constant exponent that is 0 everywhere gives None (zero),
         and where X = Y = 0 the derivative is 0, not 0 · X^(−1) = NaN."""
+        if type(y) is float:  # a Python number (x ** 2): only an exact 0 is special; no mask needed
+            return None if y == 0.0 else y * x ** (y - 1.0)
         y_zero = xp.value(y) == 0
         if not xp.is_tensor(y) and np.all(y_zero):
             return None
