@@ -43,3 +43,14 @@ def assert_close(actual, expected, rtol=1e-6, atol=1e-7, what=""):
     assert actual.shape == expected.shape, f"{what}: shape {actual.shape} != {expected.shape}"
     scale = max(1.0, float(np.max(np.abs(expected))) if expected.size else 1.0)
     np.testing.assert_allclose(actual, expected, rtol=rtol, atol=atol * scale, err_msg=what)
+
+
+def cofactor_by_minors(a):
+    """cof(A)[i, j] = (−1)^(i+j) det(A without row i and column j): the definition, batched."""
+    n = a.shape[-1]
+    out = np.empty_like(a)
+    for i in range(n):
+        for j in range(n):
+            minor = np.delete(np.delete(a, i, axis=-2), j, axis=-1)
+            out[..., i, j] = (-1) ** (i + j) * (np.linalg.det(minor) if n > 1 else 1.0)
+    return out

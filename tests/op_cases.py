@@ -13,6 +13,8 @@ import tinygrad_mat as tm
 from tinygrad_mat.ops import REGISTRY
 from tinygrad_mat.tensor import apply
 
+from helpers import cofactor_by_minors
+
 
 @dataclass
 class Case:
@@ -30,20 +32,9 @@ class Case:
         return f"{self.op}-{self.label or 'x'.join(str(s) for s in self.shapes)}"
 
 
-def _cofactor_ref(a):
-    """cof(A)[i, j] = (−1)^(i+j) det(A without row i and column j), from its definition."""
-    n = a.shape[-1]
-    out = np.empty_like(a)
-    for i in range(n):
-        for j in range(n):
-            minor = np.delete(np.delete(a, i, axis=-2), j, axis=-1)
-            out[..., i, j] = (-1) ** (i + j) * (np.linalg.det(minor) if n > 1 else 1.0)
-    return out
-
-
 def _cofactor_derivative_ref(a, e, h=1e-6):
     """D cof(A)[E] by central differences of the definition above (cof is a polynomial)."""
-    return (_cofactor_ref(a + h * e) - _cofactor_ref(a - h * e)) / (2 * h)
+    return (cofactor_by_minors(a + h * e) - cofactor_by_minors(a - h * e)) / (2 * h)
 
 
 MASK = np.array([[True, False, True], [False, True, True]])
@@ -142,8 +133,8 @@ CASES = [
     Case("det", tm.det, [(3, 3)], lambda a: np.prod(np.linalg.eigvals(a)).real, domain="invertible"),
     Case("det", tm.det, [(2, 3, 3)], lambda a: np.prod(np.linalg.eigvals(a), axis=-1).real,
          domain="invertible", label="stacked"),
-    Case("cofactor", tm.cofactor, [(3, 3)], _cofactor_ref, domain="invertible"),
-    Case("cofactor", tm.cofactor, [(2, 4, 4)], _cofactor_ref, label="stacked"),
+    Case("cofactor", tm.cofactor, [(3, 3)], cofactor_by_minors, domain="invertible"),
+    Case("cofactor", tm.cofactor, [(2, 4, 4)], cofactor_by_minors, label="stacked"),
     Case("cofactor_derivative", lambda a, e: apply(REGISTRY["cofactor_derivative"], (a, e)), [(3, 3), (3, 3)],
          _cofactor_derivative_ref, domain="invertible", tol={"rtol": 1e-5, "atol": 1e-6}),
     Case("logabsdet", tm.logabsdet, [(3, 3)], lambda a: np.log(np.abs(np.prod(np.linalg.eigvals(a)))),

@@ -10,17 +10,7 @@ import pytest
 
 import tinygrad_mat as tm
 
-from helpers import assert_close
-
-
-def cofactor_by_minors(a):
-    n = a.shape[-1]
-    out = np.empty_like(a)
-    for i in range(n):
-        for j in range(n):
-            minor = np.delete(np.delete(a, i, axis=-2), j, axis=-1)
-            out[..., i, j] = (-1) ** (i + j) * (np.linalg.det(minor) if n > 1 else 1.0)
-    return out
+from helpers import assert_close, cofactor_by_minors
 
 
 def det_hessian_by_differences(a, h=1e-4):

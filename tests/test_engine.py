@@ -229,3 +229,16 @@ def test_a_complex_cotangent_is_refused():
     with pytest.raises(tm.DTypeError, match="backward: a complex cotangent"):
         (x * 2.0).backward(np.array([1.0 + 1j, 0.0]))
     assert x.grad is None
+
+
+def test_constants_are_converted_once_so_rules_never_see_lists_or_ints():
+    """[[1, 2]] @ t used to crash under create_graph and in hessian: the rule got the raw list."""
+    f = lambda t: (([[1, 2]] @ t) ** 2).sum()  # (t₀ + 2 t₁)², gradient 2 (t₀ + 2 t₁) [1, 2]
+    t0 = np.array([[1.0], [3.0]])
+    closed_hessian = 2 * np.array([[1.0, 2.0], [2.0, 4.0]]).reshape(2, 1, 2, 1)
+    np.testing.assert_allclose(tm.hessian(f)(t0), closed_hessian, rtol=1e-14)
+    t = tm.tensor(t0, requires_grad=True)
+    f(t).backward(create_graph=True)
+    np.testing.assert_allclose(t.grad.numpy(), 2 * 7.0 * np.array([[1.0], [2.0]]))
+    _, tangent = tm.jvp(lambda t: [[1, 2]] @ t * 3, (t0,), (np.ones((2, 1)),))
+    np.testing.assert_allclose(tangent, [[9.0]])

@@ -13,7 +13,7 @@ import inspect
 
 import numpy as np
 
-from .ops import REGISTRY
+from .ops import REGISTRY, numpy_name
 from .ops.base import values_of
 
 # numpy function -> (record name, numpy's defaults that differ from the record's), from the records.
@@ -55,12 +55,6 @@ HINTS = {
     "isclose": "np.isclose(t.numpy(), other)",
     "copy": "t.detach() for a constant copy, or t itself (Tensors are immutable)",
 }
-
-
-def numpy_name(func):
-    module = getattr(func, "__module__", None) or "numpy"
-    prefix = "np.linalg." if module.startswith("numpy.linalg") else "np."
-    return prefix + getattr(func, "__name__", repr(func))
 
 
 def _unsupported(name, short):

@@ -352,24 +352,25 @@ class Tensor:
         """The values as a numpy array (read-only; ``.copy()`` it to edit)."""
         return self._values("numpy()")
 
+    def _scalar(self, what):
+        data = self._values(what)
+        if data.size != 1:
+            raise ValueError(f"{what}: tensor has {data.size} elements, only a one-element tensor converts")
+        return data.item()
+
     def item(self):
         """The value of a one-element tensor as a Python float."""
-        data = self._values("item()")
-        if data.size != 1:
-            raise ValueError(f"item: tensor has {data.size} elements, only a one-element tensor converts")
-        return data.item()
+        return self._scalar("item()")
 
     def tolist(self):
         """The values as (nested) Python lists of floats."""
         return self._values("tolist()").tolist()
 
     def __float__(self):
-        self._values("float()")
-        return float(self.item())
+        return self._scalar("float()")
 
     def __int__(self):
-        self._values("int()")
-        return int(self.item())
+        return int(self._scalar("int()"))
 
     def __bool__(self):
         if self._data.size != 1:

@@ -8,9 +8,10 @@ _OPERATORS = {
 }
 
 
-def _numpy_name(func):
+def numpy_name(func):
+    """How a numpy function is spelt in messages and tables: np.trace, np.linalg.inv."""
     module = getattr(func, "__module__", None) or "numpy"
-    return ("np.linalg." if module.startswith("numpy.linalg") else "np.") + func.__name__
+    return ("np.linalg." if module.startswith("numpy.linalg") else "np.") + getattr(func, "__name__", repr(func))
 
 
 def call_forms(record):
@@ -21,9 +22,9 @@ def call_forms(record):
     if record.public:
         forms.append(f"`tm.{record.name}`")
     methods = (record.method,) if isinstance(record.method, str) else (record.method or ())
-    forms += [f"`x[i]`" if m == "__getitem__" else f"`x.{m}`" for m in methods]
+    forms += ["`x[i]`" if m == "__getitem__" else f"`x.{m}`" for m in methods]
     numpy_functions = list(record.numpy) + ([record.ufunc] if record.ufunc is not None else [])
-    forms += sorted({f"`{_numpy_name(f)}`" for f in numpy_functions})
+    forms += sorted({f"`{numpy_name(f)}`" for f in numpy_functions})
     return ", ".join(forms) if forms else "(internal)"
 
 
@@ -50,4 +51,4 @@ def composite_table():
 
 
 __all__ = ["REGISTRY", "Record", "Op", "Elementwise", "Linear", "Bilinear", "Composite", "rule_table",
-           "composite_table", "call_forms"]
+           "composite_table", "call_forms", "numpy_name"]
