@@ -4,8 +4,8 @@ Pure functions on numpy arrays: ``@njit(cache=True)``, no globals, no knowledge 
 Tensor or graphs. Each writes into an output array its caller allocates, so the
 caller (``tinygrad_mat.dispatch``) owns all memory decisions.
 """
-from .elementwise import sigmoid
+from .elementwise import erf, sigmoid
 from .reduce import logsumexp_rows
 from .scatter import scatter_add_rows
 
-__all__ = ["sigmoid", "logsumexp_rows", "scatter_add_rows"]
+__all__ = ["sigmoid", "erf", "logsumexp_rows", "scatter_add_rows"]

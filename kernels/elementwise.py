@@ -15,3 +15,10 @@ def sigmoid(x, out):
         v = x[i]
         e = math.exp(-abs(v))
         out[i] = (1.0 if v >= 0.0 else e) / (1.0 + e)
+
+
+@njit(cache=True)
+def erf(x, out):
+    """out[i] = erf(x[i]) (1-D); numpy has no erf, and SciPy is not a dependency."""
+    for i in range(x.shape[0]):
+        out[i] = math.erf(x[i])

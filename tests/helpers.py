@@ -26,6 +26,13 @@ def random_inputs(rng, shapes, domain):
     for shape in shapes:
         if domain == "positive":
             x = rng.uniform(0.5, 2.0, size=shape)
+        elif domain == "unit":
+            x = rng.uniform(-0.9, 0.9, size=shape)
+        elif domain == "above_one":
+            x = rng.uniform(1.2, 3.0, size=shape)
+        elif domain == "spd" and len(shape) >= 2:
+            a = rng.standard_normal(shape)
+            x = a @ np.swapaxes(a, -1, -2) + shape[-1] * np.eye(shape[-1])
         elif domain == "away_from_zero":
             x = rng.choice([-1.0, 1.0], size=shape) * rng.uniform(0.3, 2.0, size=shape)
         elif domain == "invertible" and len(shape) >= 2 and shape[-1] == shape[-2]:

@@ -5,6 +5,7 @@ Every record in ``tinygrad_mat.ops.REGISTRY`` (primitives and composites) must a
 case (tests/test_rules.py checks), with broadcasting, vectors and stacked matrices where the op
 allows them. ``ref`` is written with numpy alone, never with tinygrad_mat.
 """
+import math
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -160,4 +161,86 @@ CASES = [
     Case("astype", lambda a: tm.astype(tm.astype(a, np.float32), np.float64) * 2.0, [(2, 3)],
          lambda a: 2.0 * a.astype(np.float32).astype(np.float64),
          tol={"rtol": 1e-4, "atol": 1e-4, "h": 1e-2, "dot": 1e-6}),  # tangents pass through float32
+]
+
+# ---------------------------------------------------------------- elementary functions
+UNARY = {
+    "sin": ("any", np.sin), "cos": ("any", np.cos), "tan": ("unit", np.tan), "arcsin": ("unit", np.arcsin),
+    "arccos": ("unit", np.arccos), "arctan": ("any", np.arctan), "sinh": ("any", np.sinh),
+    "cosh": ("any", np.cosh), "arcsinh": ("any", np.arcsinh), "arccosh": ("above_one", np.arccosh),
+    "arctanh": ("unit", np.arctanh), "log2": ("positive", np.log2), "log10": ("positive", np.log10),
+    "log1p": ("positive", np.log1p), "expm1": ("any", np.expm1), "exp2": ("any", np.exp2),
+    "square": ("any", np.square), "reciprocal": ("away_from_zero", np.reciprocal),
+    "cbrt": ("away_from_zero", np.cbrt), "erf": ("any", np.vectorize(math.erf)),
+    "softplus": ("any", lambda a: np.log1p(np.exp(a))), "log_sigmoid": ("any", lambda a: -np.log1p(np.exp(-a))),
+    "sinc": ("any", lambda a: np.sin(np.pi * a) / (np.pi * a)),
+    "floor": ("any", np.floor), "ceil": ("any", np.ceil), "round": ("any", np.round), "rint": ("any", np.rint),
+    "sign": ("away_from_zero", np.sign),
+}
+CASES += [Case(name, getattr(tm, name), [(2, 3)], ref, domain=domain) for name, (domain, ref) in UNARY.items()]
+CASES += [
+    Case("round", lambda a: tm.round(a * 100.0, 1), [(4,)], lambda a: np.round(a * 100.0, 1), label="decimals"),
+    Case("arctan2", tm.arctan2, [(3, 1), (3, 4)], np.arctan2, domain="away_from_zero"),
+    Case("hypot", tm.hypot, [(3, 4), (4,)], lambda a, b: np.sqrt(a * a + b * b), domain="away_from_zero"),
+    Case("logaddexp", tm.logaddexp, [(2, 3), (3,)], lambda a, b: np.log(np.exp(a) + np.exp(b))),
+    Case("mod", lambda a, b: a % b, [(3, 4), (4,)], lambda a, b: a - np.floor(a / b) * b, domain="away_from_zero"),
+    Case("fmod", tm.fmod, [(3, 4), (4,)], lambda a, b: a - np.trunc(a / b) * b, domain="away_from_zero"),
+    # ------------------------------------------------------------ selection
+    Case("maximum", tm.maximum, [(3, 4), (4,)], lambda a, b: np.where(a > b, a, b)),
+    Case("minimum", tm.minimum, [(3, 1), (3, 4)], lambda a, b: np.where(a < b, a, b)),
+    Case("clip", lambda a: tm.clip(a, -0.5, 0.5), [(3, 4)], lambda a: np.minimum(np.maximum(a, -0.5), 0.5)),
+    Case("clip", lambda a, lo: a.clip(lo, None), [(3, 4), (4,)], lambda a, lo: np.where(a > lo, a, lo),
+         label="tensor-bound"),
+    Case("max", lambda a: tm.max(a, axis=1), [(3, 4)], lambda a: np.sort(a, axis=1)[:, -1]),
+    Case("max", lambda a: a.max(), [(2, 3, 2)], lambda a: np.sort(a.reshape(-1))[-1], label="all"),
+    Case("min", lambda a: tm.min(a, axis=(0, 2), keepdims=True), [(2, 3, 2)],
+         lambda a: np.sort(np.moveaxis(a, 1, 0).reshape(3, -1), axis=1)[:, 0].reshape(1, 3, 1)),
+    Case("amax", lambda a: tm.amax(a, 0), [(3, 4)], lambda a: np.sort(a, axis=0)[-1]),
+    Case("amin", lambda a: tm.amin(a, 0), [(3, 4)], lambda a: np.sort(a, axis=0)[0]),
+    Case("argmax", lambda a: a * tm.argmax(a, axis=1)[:, None], [(3, 4)],
+         lambda a: a * np.array([list(row).index(max(row)) for row in a])[:, None]),
+    Case("argmin", lambda a: a * tm.argmin(a), [(3, 4)], lambda a: a * list(a.reshape(-1)).index(a.min())),
+    Case("argsort", lambda a: a * tm.argsort(a), [(5,)], lambda a: a * np.array(sorted(range(5), key=lambda i: a[i]))),
+    Case("sort", lambda a: tm.sort(a, axis=0), [(4, 3)], lambda a: np.array([sorted(col) for col in a.T]).T),
+    # ------------------------------------------------------------ reductions and scans
+    Case("prod", lambda a: tm.prod(a, axis=1), [(3, 4)], lambda a: a[:, 0] * a[:, 1] * a[:, 2] * a[:, 3]),
+    Case("prod", lambda a: a.prod(), [(2, 3)], lambda a: np.exp(np.sum(np.log(np.abs(a)))) * np.prod(np.sign(a)),
+         domain="away_from_zero", label="all"),
+    Case("var", lambda a: tm.var(a, axis=0, ddof=1), [(4, 3)], lambda a: ((a - a.mean(0)) ** 2).sum(0) / 3),
+    Case("std", lambda a: a.std(axis=1, keepdims=True), [(3, 4)],
+         lambda a: np.sqrt(((a - a.mean(1, keepdims=True)) ** 2).mean(1, keepdims=True))),
+    Case("cumsum", lambda a: tm.cumsum(a, axis=1), [(2, 4)], lambda a: np.stack([a[:, :k + 1].sum(1) for k in range(4)], 1)),
+    Case("cumsum", lambda a: a.cumsum(), [(2, 3)], lambda a: np.array([a.reshape(-1)[:k + 1].sum() for k in range(6)]),
+         label="flat"),
+    Case("cumprod", lambda a: tm.cumprod(a, axis=0), [(4, 2)], lambda a: np.stack([a[:k + 1].prod(0) for k in range(4)])),
+    # ------------------------------------------------------------ layout and indexing
+    Case("moveaxis", lambda a: tm.moveaxis(a, 0, -1), [(2, 3, 4)], lambda a: a.transpose(1, 2, 0)),
+    Case("swapaxes", lambda a: a.swapaxes(0, 2), [(2, 3, 4)], lambda a: a.transpose(2, 1, 0)),
+    Case("flip", lambda a: tm.flip(a, 1), [(2, 3)], lambda a: a[:, ::-1]),
+    Case("take", lambda a: tm.take(a, [2, 0, 2], axis=1), [(2, 3)], lambda a: a[:, [2, 0, 2]]),
+    Case("take_along_axis", lambda a: tm.take_along_axis(a, np.array([[1, 1], [0, 2]]), 1), [(2, 3)],
+         lambda a: np.array([[a[0, 1], a[0, 1]], [a[1, 0], a[1, 2]]])),
+    Case("roll", lambda a: tm.roll(a, 1, axis=1), [(2, 3)], lambda a: a[:, [2, 0, 1]]),
+    Case("repeat", lambda a: tm.repeat(a, 2, axis=0), [(2, 3)], lambda a: a[[0, 0, 1, 1]]),
+    Case("tile", lambda a: tm.tile(a, (2, 1)), [(2, 3)], lambda a: np.concatenate([a, a])),
+    Case("pad", lambda a: tm.pad(a, ((1, 0), (0, 2)), constant_values=3.0), [(2, 3)],
+         lambda a: np.block([[np.full((1, 5), 3.0)], [a, np.full((2, 2), 3.0)]])),
+    Case("index_update", lambda a, v: tm.index_update(a, (slice(None), [0, 2]), v), [(3, 4), (3, 1)],
+         lambda a, v: np.concatenate([v, a[:, 1:2], v, a[:, 3:]], axis=1)),
+    Case("split", lambda a: tm.concatenate(tm.split(a, 2, axis=1)[::-1], axis=1), [(2, 4)],
+         lambda a: np.concatenate([a[:, 2:], a[:, :2]], axis=1)),
+    Case("array_split", lambda a: tm.array_split(a, 2)[0] * 2.0, [(5,)], lambda a: a[:3] * 2.0),
+    Case("hsplit", lambda a: tm.hsplit(a, [1])[1], [(2, 3)], lambda a: a[:, 1:]),
+    Case("vsplit", lambda a: tm.vsplit(a, 2)[1], [(4, 2)], lambda a: a[2:]),
+    Case("atleast_1d", tm.atleast_1d, [()], lambda a: a.reshape(1)),
+    Case("atleast_2d", tm.atleast_2d, [(3,)], lambda a: a.reshape(1, 3)),
+    Case("atleast_3d", tm.atleast_3d, [(2, 3)], lambda a: a.reshape(2, 3, 1)),
+    Case("vstack", lambda a, b: tm.vstack([a, b]), [(3,), (2, 3)], lambda a, b: np.concatenate([a[None], b])),
+    Case("hstack", lambda a, b: tm.hstack([a, b]), [(2, 1), (2, 3)], lambda a, b: np.concatenate([a, b], 1)),
+    Case("dstack", lambda a, b: tm.dstack([a, b]), [(2, 3), (2, 3)], lambda a, b: np.stack([a, b], 2)),
+    Case("diagonal", lambda a: tm.diagonal(a, 1, 1, 2), [(2, 3, 4)], lambda a: np.stack([a[:, i, i + 1] for i in range(3)], -1)),
+    Case("diag", lambda v: tm.diag(v, -1), [(3,)], lambda v: np.array([[0, 0, 0, 0], [v[0], 0, 0, 0], [0, v[1], 0, 0], [0, 0, v[2], 0]])),
+    Case("diag", lambda a: tm.diag(a), [(3, 3)], lambda a: np.array([a[0, 0], a[1, 1], a[2, 2]]), label="extract"),
+    Case("tril", lambda a: tm.tril(a, -1), [(2, 3, 3)], lambda a: a * np.array([[0, 0, 0], [1, 0, 0], [1, 1, 0]])),
+    Case("triu", lambda a: tm.triu(a), [(3, 4)], lambda a: a * (np.arange(4)[None, :] >= np.arange(3)[:, None])),
 ]

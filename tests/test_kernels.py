@@ -86,6 +86,7 @@ def _edge_rows():
 
 EDGE_INPUTS = {
     "sigmoid": [(x,) for x in _edge_arrays()],
+    "erf": [(x,) for x in _edge_arrays()],
     "logsumexp_rows": [(x,) for x in _edge_rows()],
     "scatter_add_rows": [
         (np.array([[np.nan, 1.0], [np.inf, -np.inf]]), np.array([0, 0]), 2),

@@ -62,10 +62,10 @@ def test_numpy_trace_keeps_numpys_axes():
 
 
 @pytest.mark.parametrize("call, name", [
-    (lambda t: np.clip(t, 0, 1), "np.clip"),
-    (lambda t: np.sin(t), "np.sin"),
-    (lambda t: np.maximum(t, 0.0), "np.maximum"),
-    (lambda t: np.linalg.eigh(t), "np.linalg.eigh"),
+    (lambda t: np.convolve(t[0], t[1]), "np.convolve"),
+    (lambda t: np.gcd(t, t), "np.gcd"),
+    (lambda t: np.fft.fft(t), "np.fft.fft"),
+    (lambda t: np.linalg.eigvals(t), "np.linalg.eigvals"),
     (lambda t: np.allclose(t, 1.0), "np.allclose"),
     (lambda t: np.add.reduce(t), "np.add.reduce"),
     (lambda t: np.exp(t, out=np.empty((2, 2))), "np.exp"),
@@ -76,9 +76,9 @@ def test_numpy_functions_without_an_op_raise_naming_the_function(call, name):
         call(tm.tensor(X, requires_grad=True))
 
 
-def test_numpy_hint_names_the_tinygrad_mat_spelling():
-    with pytest.raises(TypeError, match=r"tm\.where\(x < lo"):
-        np.clip(tm.tensor(X), 0, 1)
+def test_numpy_hint_names_the_spelling_to_use():
+    with pytest.raises(TypeError, match=r"write np\.allclose\(t\.numpy\(\), other\)"):
+        np.allclose(tm.tensor(X), 1.0)
 
 
 def test_shape_queries_and_explicit_values_still_work():

@@ -22,7 +22,7 @@ LAYERS = [
     {"engine"},
     {"namespaces", "forward", "numpy_protocol"},
     {"tensor"},
-    {"functions"},
+    {"functions", "creation", "random"},
     {"functional", "jacobians"},
     {"demo", "__init__", "__main__"},
 ]

@@ -43,6 +43,20 @@ def sigmoid(x):
     return _numpy_sigmoid(x)
 
 
+def erf(x):
+    """The error function, elementwise (a numba kernel: numpy has none)."""
+    flat = np.ascontiguousarray(x).reshape(-1)
+    out = np.empty_like(flat)
+    kernels().erf(flat, out)
+    return out.reshape(np.shape(x))
+
+
+def _numpy_erf(x):
+    import math
+
+    return np.vectorize(math.erf, otypes=[x.dtype])(x) if x.size else x.copy()
+
+
 def _numpy_logsumexp(x, axis, keepdims):
     peak = np.max(x, axis=axis, keepdims=True, initial=-np.inf)  # an empty reduction gives -inf
     peak = np.where(np.isfinite(peak), peak, 0.0)
@@ -131,6 +145,7 @@ def _scatter_numpy(values, index, rows):
 
 TWINS = {
     "sigmoid": (_sigmoid_kernel, _numpy_sigmoid),
+    "erf": (erf, _numpy_erf),
     "logsumexp_rows": (_logsumexp_kernel, lambda x: _numpy_logsumexp(x, (1,), False)),
     "scatter_add_rows": (_scatter_kernel, _scatter_numpy),
 }

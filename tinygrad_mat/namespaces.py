@@ -6,7 +6,8 @@ recorded; used when a backward pass must itself be differentiable (``create_grap
 forward-mode tangents. Its functions are also the public ``tm.<name>`` functions.
 
 Besides the records, each namespace has ``apply(op, inputs, params)``, ``value(x)`` (the values of x
-as a constant: a mask has no derivative), ``constant(array)`` and ``is_tensor(x)``.
+as a constant: a mask has no derivative), ``constant(array)``, ``as_result(x)`` (x as the namespace's
+array type) and ``is_tensor(x)``.
 """
 import inspect
 
@@ -84,6 +85,7 @@ def numpy_namespace():
     ns.apply = _numpy_apply
     ns.value = np.asarray
     ns.constant = np.asarray
+    ns.as_result = np.asarray
     ns.is_tensor = lambda x: False
     # Drop-in numpy functions where the signatures agree: the hot path of backward() skips prepare.
     ns.reshape = np.reshape
@@ -105,5 +107,5 @@ def tensor_namespace(apply, as_tensor, is_tensor, value, constant):
     ns.value = value
     ns.constant = constant
     ns.is_tensor = is_tensor
-    ns.as_tensor = as_tensor
+    ns.as_tensor = ns.as_result = as_tensor
     return ns

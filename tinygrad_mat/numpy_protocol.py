@@ -32,27 +32,22 @@ SHAPE_FUNCTIONS = {
     np.ndim: lambda a: a.ndim,
     np.size: lambda a, axis=None: a.size if axis is None else a.shape[axis],
 }
+# Functions whose result depends on shapes and dtypes only, or has no derivative (integers, booleans):
+# numpy computes them on the values and the result is a numpy array.
+VALUE_FUNCTIONS = {
+    np.zeros_like, np.ones_like, np.full_like, np.empty_like, np.nonzero, np.argwhere, np.flatnonzero,
+    np.count_nonzero, np.isnan, np.isfinite, np.isinf, np.searchsorted, np.result_type,
+}
 # Arguments numpy passes that mean nothing here when they have numpy's default value.
 _IGNORABLE = {"dtype": None, "out": None, "where": True, "order": "C", "subok": False, "casting": "same_kind"}
 _RENAMED = {"newshape": "shape"}
 
 # What to write instead, for numpy functions users reach for that have no op (yet).
 HINTS = {
-    "clip": "tm.where(x < lo, lo, tm.where(x > hi, hi, x))",
-    "maximum": "tm.where(a >= b, a, b)",
-    "minimum": "tm.where(a <= b, a, b)",
-    "max": "tm.logsumexp for a smooth maximum, or index with np.argmax(t.detach().numpy())",
-    "min": "index with np.argmin(t.detach().numpy())",
-    "square": "t * t or t ** 2",
-    "reciprocal": "1 / t",
-    "log1p": "tm.log(1 + t)",
-    "expm1": "tm.exp(t) - 1",
-    "outer": "a[:, None] * b[None, :]",
-    "inner": "tm.sum(a * b, axis=-1)",
-    "vdot": "tm.sum(a * b)",
     "array_equal": "np.array_equal(t.numpy(), other)",
     "allclose": "np.allclose(t.numpy(), other)",
     "isclose": "np.isclose(t.numpy(), other)",
+    "unique": "np.unique(t.numpy()) (values: no derivative)",
     "copy": "t.detach() for a constant copy, or t itself (Tensors are immutable)",
 }
 
@@ -70,31 +65,65 @@ def _unsupported(name, short):
 _signatures = {}
 
 
+def _signature(fn):
+    """inspect.signature, cached; None for a C function numpy does not describe."""
+    if fn not in _signatures:
+        try:
+            _signatures[fn] = inspect.signature(fn)
+        except (TypeError, ValueError):
+            _signatures[fn] = None
+    return _signatures[fn]
+
+
+def _named_arguments(func, args, kwargs, ours, name):
+    """The call's arguments by name, bound by numpy's own signature where numpy has one (so that a
+    positional argument is never taken for another of ours), numpy's first parameter renamed to ours."""
+    theirs = _signature(func)
+    if theirs is None:
+        bound = ours.bind(*args, **kwargs)
+        return dict(bound.arguments)
+    bound = theirs.bind(*args, **kwargs)
+    arguments = dict(bound.arguments)
+    first_theirs, first_ours = next(iter(theirs.parameters)), next(iter(ours.parameters))
+    if first_theirs in arguments and first_theirs != first_ours:
+        arguments[first_ours] = arguments.pop(first_theirs)
+    return arguments
+
+
 def array_function(func, args, kwargs, ns):
     """``func(*args, **kwargs)`` with Tensors among the arguments (``Tensor.__array_function__``)."""
     shape_function = SHAPE_FUNCTIONS.get(func)
     if shape_function is not None:
         return shape_function(*args, **kwargs)
+    if func in VALUE_FUNCTIONS:
+        return func(*[values_of(a) for a in args], **{k: values_of(v) for k, v in kwargs.items()})
     entry = FUNCTIONS.get(func)
     name = numpy_name(func)
     if entry is None:
         raise _unsupported(name, getattr(func, "__name__", ""))
     record_name, overrides = entry
     fn = getattr(ns, record_name)
-    kwargs = {_RENAMED.get(k, k): v for k, v in kwargs.items()
-              if not (k in _IGNORABLE and _is_default(v, _IGNORABLE[k]))}
-    signature = _signatures.get(record_name)
-    if signature is None:
-        signature = _signatures[record_name] = inspect.signature(fn)
+    ours = _signature(fn)
     try:
-        bound = signature.bind(*args, **kwargs)
+        arguments = _named_arguments(func, args, kwargs, ours, name)
     except TypeError as error:
-        raise TypeError(
-            f"{name} on a Tensor: {error}; tinygrad_mat's version is tm.{record_name}{signature}"
-        ) from None
+        raise TypeError(f"{name} on a Tensor: {error}; tinygrad_mat's version is tm.{record_name}{ours}") from None
+    call = {}
+    for key, value in arguments.items():
+        key = _RENAMED.get(key, key)
+        if key in ours.parameters:
+            if ours.parameters[key].kind is inspect.Parameter.VAR_POSITIONAL:
+                call.setdefault("*", []).extend(value)
+            else:
+                call[key] = value
+        elif not (key in _IGNORABLE and _is_default(value, _IGNORABLE[key])):
+            raise TypeError(
+                f"{name} on a Tensor: the argument {key}={value!r} is not supported; "
+                f"tinygrad_mat's version is tm.{record_name}{ours}"
+            )
     for key, value in overrides.items():
-        bound.arguments.setdefault(key, value)
-    return fn(*bound.args, **bound.kwargs)
+        call.setdefault(key, value)
+    return fn(*call.pop("*", ()), **call)
 
 
 def _is_default(value, default):

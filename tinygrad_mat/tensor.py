@@ -644,7 +644,7 @@ def _method(fn, varargs):
 
 
 def _binary_operators(op):
-    symbol = {"add": "+", "sub": "-", "mul": "*", "truediv": "/", "pow": "**", "matmul": "@"}[op.dunder]
+    symbol = {"add": "+", "sub": "-", "mul": "*", "truediv": "/", "pow": "**", "matmul": "@", "mod": "%"}[op.dunder]
 
     def forward(self, other):
         if type(other) is int:  # x ** 2: a float here keeps apply on its fast path

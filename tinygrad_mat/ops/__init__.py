@@ -1,17 +1,18 @@
 """The op table: every record (``REGISTRY`` by name), and the README's tables derived from it."""
-from . import elementwise, linalg, reduce, select, shape  # noqa: F401  (registering)
+from . import elementary, elementwise, linalg, reduce, select, shape  # noqa: F401  (registering)
 from .base import REGISTRY, Bilinear, Composite, Elementwise, Linear, Op, Record
 
 _OPERATORS = {
     "add": "`a + b`", "sub": "`a - b`", "mul": "`a * b`", "truediv": "`a / b`", "pow": "`x ** y`",
-    "matmul": "`a @ b`", "neg": "`-x`", "abs": "`abs(x)`",
+    "matmul": "`a @ b`", "neg": "`-x`", "abs": "`abs(x)`", "mod": "`a % b`",
 }
 
 
 def numpy_name(func):
     """How a numpy function is spelt in messages and tables: np.trace, np.linalg.inv."""
     module = getattr(func, "__module__", None) or "numpy"
-    return ("np.linalg." if module.startswith("numpy.linalg") else "np.") + getattr(func, "__name__", repr(func))
+    public = [part for part in module.split(".")[1:] if not part.startswith("_")]  # numpy._core... → np.
+    return ".".join(["np", *public, getattr(func, "__name__", repr(func))])
 
 
 def call_forms(record):

@@ -3,10 +3,10 @@
 ``prepare`` normalises ``axis`` to None or a sorted tuple of non-negative ints. A reduction's VJP
 first gives the cotangent back the reduced axes (as keepdims would), then broadcasts it over them.
 """
+import numpy as np
+
 from .. import dispatch
 from .base import Composite, Linear, Op, keepdims_shape, ndim_of, normalize_axes, reduced_count, register
-
-import numpy as np
 
 
 def _expand(xp, g, in_shape, axis, keepdims):
@@ -110,3 +110,132 @@ class Softmax(Composite):
 
     def compute(self, xp, x, axis=-1):
         return xp.exp(xp.log_softmax(x, axis))
+
+
+def _to_last(xp, x, axis):
+    """x with the axes of ``axis`` (None: all) moved to the end and merged into one: (x', undo)."""
+    shape = tuple(x.shape)
+    axes = tuple(range(len(shape))) if axis is None else axis
+    kept = tuple(i for i in range(len(shape)) if i not in axes)
+    order = kept + axes
+    moved = xp.transpose(x, order) if order != tuple(range(len(shape))) else x
+    merged = xp.reshape(moved, tuple(shape[i] for i in kept) + (-1,) if shape else (1,))
+    inverse = tuple(np.argsort(order))
+
+    def undo(y):
+        y = xp.reshape(y, tuple(shape[i] for i in order))
+        return xp.transpose(y, inverse) if order != tuple(range(len(shape))) else y
+
+    return merged, undo
+
+
+def exclusive_products(xp, x, axis):
+    """∏ over ``axis`` of x leaving out each entry in turn, shaped like x: exact where x has zeros.
+
+    On arrays, prefix and suffix products; recorded (Tensors), the same as a product over an n × n
+    arrangement, so that its own derivatives follow from prod's rule.
+    """
+    rows, undo = _to_last(xp, x, axis)
+    n = rows.shape[-1]
+    if not xp.is_tensor(rows):
+        ones = np.ones(rows.shape[:-1] + (1,), dtype=rows.dtype)
+        before = np.cumprod(np.concatenate([ones, rows[..., :-1]], axis=-1), axis=-1)
+        after = np.cumprod(np.concatenate([ones, rows[..., :0:-1]], axis=-1), axis=-1)[..., ::-1]
+        return undo(before * after)
+    left_out = np.eye(n, dtype=bool)  # row i of the arrangement: x with x_i replaced by 1
+    arranged = xp.where(left_out, 1.0, xp.expand_dims(rows, -2))
+    return undo(xp.prod(arranged, -1))
+
+
+@register
+class Prod(_Reduction, Op):
+    """Product over ``axis`` (None: all), as ``numpy.prod``; its gradient is exact where x has zeros
+    (products of the other entries, never a division by x)."""
+
+    name, method, numpy = "prod", "prod", {np.prod: {}}
+    vjp_text = "X̄ᵢ = Z̄ ∏_{j≠i} Xⱼ over the reduced axes (no division: exact at zeros)"
+    jvp_text = "Ż = Σᵢ Ẋᵢ ∏_{j≠i} Xⱼ"
+
+    def forward(self, x, axis, keepdims):
+        return np.prod(x, axis=axis, keepdims=keepdims)
+
+    def vjp(self, xp, g, inputs, out, needs, axis, keepdims):
+        x = inputs[0]
+        return (_expand(xp, g, x.shape, axis, keepdims) * exclusive_products(xp, x, axis),)
+
+    def jvp(self, xp, tangents, inputs, out, axis, keepdims):
+        return xp.sum(exclusive_products(xp, inputs[0], axis) * tangents[0], axis, keepdims)
+
+
+@register
+class Var(Composite):
+    """Variance over ``axis`` with ``ddof`` delta degrees of freedom, as ``numpy.var``."""
+
+    name, method, numpy = "var", "var", {np.var: {}}
+    text = "sum((x − mean(x))², axis) / (n − ddof)"
+
+    def compute(self, xp, x, axis=None, ddof=0, keepdims=False):
+        axes = normalize_axes(axis, ndim_of(x), "var")
+        n = reduced_count(x.shape if hasattr(x, "shape") else np.shape(x), axes)
+        if n - ddof <= 0:
+            raise ValueError(f"var: ddof={ddof} leaves no degrees of freedom for {n} entries")
+        centred = xp.sub(x, xp.mean(x, axes, keepdims=True))
+        return xp.sum(centred * centred, axes, keepdims) / float(n - ddof)
+
+
+@register
+class Std(Composite):
+    """Standard deviation over ``axis`` with ``ddof``, as ``numpy.std`` (its gradient is infinite where
+    the deviation is 0)."""
+
+    name, method, numpy = "std", "std", {np.std: {}}
+    text = "sqrt(var(x, axis, ddof))"
+
+    def compute(self, xp, x, axis=None, ddof=0, keepdims=False):
+        return xp.sqrt(xp.var(x, axis, ddof, keepdims))
+
+
+def _scan_axis(x, axis, opname):
+    return normalize_axes(axis, ndim_of(x), opname)[0]
+
+
+@register
+class CumSum(Linear):
+    """Running sum along ``axis`` (None: over the flattened array), as ``numpy.cumsum``."""
+
+    name, method, numpy = "cumsum", "cumsum", {np.cumsum: {}}
+    vjp_text = "X̄ = reversed running sum of Z̄ along the axis"
+    jvp_text = "Ż = cumsum(Ẋ)"
+
+    def prepare(self, x, axis=None):
+        if axis is None:
+            return (x,), {"axis": None}
+        return (x,), {"axis": _scan_axis(x, axis, "cumsum")}
+
+    def forward(self, x, axis):
+        return np.cumsum(x, axis=axis)
+
+    def vjp(self, xp, g, inputs, out, needs, axis):
+        shape = inputs[0].shape
+        along = 0 if axis is None else axis
+        flip = (slice(None),) * along + (slice(None, None, -1),)
+        total = xp.getitem(xp.cumsum(xp.getitem(g, flip), along), flip)
+        return (xp.reshape(total, shape) if axis is None else total,)
+
+
+@register
+class CumProd(Composite):
+    """Running product along ``axis`` (None: flattened), as ``numpy.cumprod``; exact where x has zeros:
+    entry k is the product of row k of a lower-triangular arrangement of x (n² memory along the axis)."""
+
+    name, method, numpy = "cumprod", "cumprod", {np.cumprod: {}}
+    text = "prod over a lower-triangular arrangement of x (1 above the diagonal)"
+
+    def compute(self, xp, x, axis=None):
+        if axis is None:
+            x, axis = xp.reshape(x, (-1,)), 0
+        axis = _scan_axis(x, axis, "cumprod")
+        last = xp.moveaxis(x, axis, -1)
+        n = last.shape[-1]
+        arranged = xp.where(np.tril(np.ones((n, n), dtype=bool)), xp.expand_dims(last, -2), 1.0)
+        return xp.moveaxis(xp.prod(arranged, -1), -1, axis)

@@ -1,7 +1,15 @@
-"""Selection: ``where``. The condition is a constant mask (it has no derivative)."""
+"""Selection and kinks: where, maximum, minimum, clip, max/min over axes, argmax/argmin/argsort, sort.
+
+Conditions, masks and indices are constants computed from values: they carry no derivative. At a tie
+(maximum(a, a), several entries equal to the max) the derivative is split evenly, as JAX and HIPS
+autograd do.
+"""
 import numpy as np
 
-from .base import Linear, register, values_of
+from ..errors import ShapeError
+from .base import (
+    Composite, Linear, Op, add_optional, keepdims_shape, ndim_of, normalize_axes, register, values_of,
+)
 
 
 @register
@@ -33,3 +41,197 @@ class Where(Linear):
         gx = xp.where(condition, g, 0.0) if needs[0] else None
         gy = xp.where(condition, 0.0, g) if needs[1] else None
         return gx, gy
+
+
+def _tie_share(xp, a, b):
+    """The share of the derivative that goes to a in max(a, b): 1 where a wins, ½ on a tie."""
+    av, bv = xp.value(a), xp.value(b)
+    return (av > bv) + 0.5 * (av == bv)
+
+
+class _Extremum(Op):
+    """maximum / minimum of two arrays; at a tie each side gets half the derivative (JAX, autograd)."""
+
+    def prepare(self, a, b):
+        return (a, b), {}
+
+    def _share(self, xp, a, b):
+        raise NotImplementedError
+
+    def vjp(self, xp, g, inputs, out, needs):
+        share = self._share(xp, *inputs)
+        return (g * share if needs[0] else None), (g * (1.0 - share) if needs[1] else None)
+
+    def jvp(self, xp, tangents, inputs, out):
+        (da, db), share = tangents, self._share(xp, *inputs)
+        return add_optional(None if da is None else share * da, None if db is None else (1.0 - share) * db)
+
+
+@register
+class Maximum(_Extremum):
+    """The larger of a and b elementwise, as ``numpy.maximum``; at a tie the derivative is split evenly."""
+
+    name, ufunc = "maximum", np.maximum
+    vjp_text = "Ā = Z̄ ⊙ ([A > B] + ½[A = B]),  B̄ = Z̄ ⊙ ([B > A] + ½[A = B])"
+    jvp_text = "Ż = ([A > B] + ½[A = B]) ⊙ Ȧ + ([B > A] + ½[A = B]) ⊙ Ḃ"
+
+    def forward(self, a, b):
+        return np.maximum(a, b)
+
+    def _share(self, xp, a, b):
+        return _tie_share(xp, a, b)
+
+
+@register
+class Minimum(_Extremum):
+    """The smaller of a and b elementwise, as ``numpy.minimum``; at a tie the derivative is split evenly."""
+
+    name, ufunc = "minimum", np.minimum
+    vjp_text = "Ā = Z̄ ⊙ ([A < B] + ½[A = B]),  B̄ = Z̄ ⊙ ([B < A] + ½[A = B])"
+    jvp_text = "Ż = ([A < B] + ½[A = B]) ⊙ Ȧ + ([B < A] + ½[A = B]) ⊙ Ḃ"
+
+    def forward(self, a, b):
+        return np.minimum(a, b)
+
+    def _share(self, xp, a, b):
+        return _tie_share(xp, b, a)
+
+
+@register
+class Clip(Composite):
+    """x limited to [a_min, a_max] (either may be None), as ``numpy.clip``: minimum(maximum(x, a_min),
+    a_max); at a bound the derivative is split evenly, as JAX's and autograd's."""
+
+    name, method, numpy = "clip", "clip", {np.clip: {}}
+    text = "minimum(maximum(x, a_min), a_max)"
+
+    def compute(self, xp, x, a_min=None, a_max=None):
+        if a_min is not None:
+            x = xp.maximum(x, a_min)
+        if a_max is not None:
+            x = xp.minimum(x, a_max)
+        return x
+
+
+class _ExtremeReduction(Op):
+    """max / min over axes; the cotangent is shared evenly among the entries that tie for the extreme."""
+
+    reduce = None
+
+    def prepare(self, x, axis=None, keepdims=False):
+        return (x,), {"axis": normalize_axes(axis, ndim_of(x), self.name), "keepdims": bool(keepdims)}
+
+    def forward(self, x, axis, keepdims):
+        if x.size == 0:
+            raise ShapeError(f"{self.name}: the reduction of an empty array has no {self.name}imum")
+        return self.reduce(x, axis=axis, keepdims=keepdims)
+
+    @staticmethod
+    def _share(xp, x, out, axis, keepdims):
+        """1/(number of ties) where x equals the extreme of its slice, 0 elsewhere (a constant)."""
+        x_values = xp.value(x)
+        extreme = np.asarray(xp.value(out))
+        if not keepdims:
+            extreme = extreme.reshape(keepdims_shape(x_values.shape, axis))
+        hits = (x_values == extreme).astype(x_values.dtype)
+        return hits / np.sum(hits, axis=axis, keepdims=True)
+
+    def vjp(self, xp, g, inputs, out, needs, axis, keepdims):
+        x = inputs[0]
+        if not keepdims:
+            g = xp.reshape(g, keepdims_shape(x.shape, axis))
+        return (g * self._share(xp, x, out, axis, keepdims),)
+
+    def jvp(self, xp, tangents, inputs, out, axis, keepdims):
+        return xp.sum(self._share(xp, inputs[0], out, axis, keepdims) * tangents[0], axis, keepdims)
+
+
+@register
+class Max(_ExtremeReduction):
+    """The largest entry over ``axis`` (None: all), as ``numpy.max``; ties share the derivative evenly.
+
+    >>> import tinygrad_mat as tm
+    >>> tm.grad(lambda x: tm.max(x))(tm.tensor([1.0, 3.0, 3.0]).numpy())   # two tie for the max
+    array([0. , 0.5, 0.5])
+    """
+
+    name, method, numpy, reduce = "max", "max", {np.max: {}}, staticmethod(np.max)
+    vjp_text = "X̄ = Z̄ ⊙ [X = Z] ⊘ (number of ties), over the reduced axes"
+    jvp_text = "Ż = mean of Ẋ over the entries that tie for the max"
+
+
+@register
+class Min(_ExtremeReduction):
+    """The smallest entry over ``axis`` (None: all), as ``numpy.min``; ties share the derivative evenly."""
+
+    name, method, numpy, reduce = "min", "min", {np.min: {}}, staticmethod(np.min)
+    vjp_text = "X̄ = Z̄ ⊙ [X = Z] ⊘ (number of ties), over the reduced axes"
+    jvp_text = "Ż = mean of Ẋ over the entries that tie for the min"
+
+
+@register
+class Amax(Composite):
+    """Same as ``max`` (numpy's other name for it)."""
+
+    name, numpy, text = "amax", {np.amax: {}}, "max(x, axis, keepdims)"
+
+    def compute(self, xp, x, axis=None, keepdims=False):
+        return xp.max(x, axis, keepdims)
+
+
+@register
+class Amin(Composite):
+    """Same as ``min`` (numpy's other name for it)."""
+
+    name, numpy, text = "amin", {np.amin: {}}, "min(x, axis, keepdims)"
+
+    def compute(self, xp, x, axis=None, keepdims=False):
+        return xp.min(x, axis, keepdims)
+
+
+class _IndexOf(Composite):
+    """Indices computed from the values: an integer numpy array, which has no derivative."""
+
+
+@register
+class Argmax(_IndexOf):
+    """Index of the largest entry (over ``axis``), as ``numpy.argmax``: an integer array, no gradient."""
+
+    name, method, numpy, text = "argmax", "argmax", {np.argmax: {}}, "numpy.argmax of the values"
+
+    def compute(self, xp, x, axis=None, keepdims=False):
+        return np.argmax(np.asarray(values_of(x)), axis=axis, keepdims=keepdims)
+
+
+@register
+class Argmin(_IndexOf):
+    """Index of the smallest entry (over ``axis``), as ``numpy.argmin``: an integer array, no gradient."""
+
+    name, method, numpy, text = "argmin", "argmin", {np.argmin: {}}, "numpy.argmin of the values"
+
+    def compute(self, xp, x, axis=None, keepdims=False):
+        return np.argmin(np.asarray(values_of(x)), axis=axis, keepdims=keepdims)
+
+
+@register
+class Argsort(_IndexOf):
+    """Indices that sort x along ``axis`` (stably), as ``numpy.argsort``: an integer array, no gradient."""
+
+    name, method, numpy, text = "argsort", "argsort", {np.argsort: {}}, "numpy.argsort of the values (stable)"
+
+    def compute(self, xp, x, axis=-1):
+        return np.argsort(np.asarray(values_of(x)), axis=axis, kind="stable")
+
+
+@register
+class Sort(Composite):
+    """x sorted along ``axis`` (None: flattened), as ``numpy.sort``; the gradient goes back to where
+    each entry came from (a stable sort decides among ties)."""
+
+    name, method, numpy, text = "sort", "sort", {np.sort: {}}, "take_along_axis(x, argsort(x, axis), axis)"
+
+    def compute(self, xp, x, axis=-1):
+        if axis is None:
+            x, axis = xp.reshape(x, (-1,)), 0
+        order = np.argsort(np.asarray(values_of(x)), axis=axis, kind="stable")
+        return xp.take_along_axis(x, order, axis)

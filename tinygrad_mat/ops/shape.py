@@ -9,7 +9,9 @@ import numpy as np
 
 from .. import dispatch
 from ..errors import ShapeError
-from .base import Composite, Linear, is_tensor, ndim_of, normalize_axes, normalize_axis, register, shape_of
+from .base import (
+    Composite, Linear, Op, dtype_of, is_tensor, ndim_of, normalize_axes, normalize_axis, register, shape_of,
+)
 
 
 def _shape_argument(shape, opname):
@@ -327,3 +329,413 @@ class SumTo(Composite):
             raise ShapeError(f"sum_to: cannot sum shape {x_shape} to {shape}")
         summed = xp.sum(x, axes, keepdims=True) if axes else x
         return xp.reshape(summed, shape)
+
+
+# ---------------------------------------------------------------- moving axes, flipping, repeating
+
+
+@register
+class MoveAxis(Composite):
+    """Move axes to new positions, the others keeping their order, as ``numpy.moveaxis``."""
+
+    name, numpy, text = "moveaxis", {np.moveaxis: {}}, "transpose with the moved axes in place"
+
+    def compute(self, xp, x, source, destination):
+        n = ndim_of(x)
+        source = [normalize_axis(a, n, "moveaxis") for a in np.atleast_1d(source).tolist()]
+        destination = [normalize_axis(a, n, "moveaxis") for a in np.atleast_1d(destination).tolist()]
+        if len(source) != len(destination) or len(set(source)) != len(source):
+            raise ShapeError(f"moveaxis: source {source} and destination {destination} do not match")
+        order = [i for i in range(n) if i not in source]
+        for destination_axis, source_axis in sorted(zip(destination, source)):
+            order.insert(destination_axis, source_axis)
+        return xp.transpose(x, tuple(order))
+
+
+@register
+class SwapAxes(Composite):
+    """Exchange two axes, as ``numpy.swapaxes``."""
+
+    name, method, numpy, text = "swapaxes", "swapaxes", {np.swapaxes: {}}, "transpose with two axes exchanged"
+
+    def compute(self, xp, x, axis1, axis2):
+        n = ndim_of(x)
+        order = list(range(n))
+        a, b = normalize_axis(axis1, n, "swapaxes"), normalize_axis(axis2, n, "swapaxes")
+        order[a], order[b] = order[b], order[a]
+        return xp.transpose(x, tuple(order))
+
+
+@register
+class Flip(Composite):
+    """Reverse the order of entries along ``axis`` (None: every axis), as ``numpy.flip``."""
+
+    name, numpy, text = "flip", {np.flip: {}}, "x[..., ::-1, ...]"
+
+    def compute(self, xp, x, axis=None):
+        n = ndim_of(x)
+        axes = normalize_axes(axis, n, "flip")
+        axes = range(n) if axes is None else axes
+        return xp.getitem(x, tuple(slice(None, None, -1) if i in axes else slice(None) for i in range(n)))
+
+
+@register
+class Take(Composite):
+    """Entries at ``indices`` along ``axis`` (None: of the flattened array), as ``numpy.take``."""
+
+    name, method, numpy, text = "take", "take", {np.take: {}}, "x[..., indices, ...] (getitem)"
+
+    def compute(self, xp, a, indices, axis=None):
+        if axis is None:
+            return xp.getitem(xp.reshape(a, (-1,)), np.asarray(indices))
+        axis = normalize_axis(axis, ndim_of(a), "take")
+        return xp.getitem(a, (slice(None),) * axis + (np.asarray(indices),))
+
+
+@register
+class TakeAlongAxis(Composite):
+    """Entries picked by an index array of x's shape along one axis, as ``numpy.take_along_axis``
+    (the gradient of entries picked twice adds up)."""
+
+    name, numpy, text = "take_along_axis", {np.take_along_axis: {}}, "getitem with an open grid and the indices"
+
+    def compute(self, xp, arr, indices, axis):
+        indices = np.asarray(indices)
+        shape = shape_of(arr)
+        if axis is None:
+            arr, shape, axis = xp.reshape(arr, (-1,)), (int(np.prod(shape)),), 0
+        axis = normalize_axis(axis, len(shape), "take_along_axis")
+        if indices.ndim != len(shape):
+            raise ShapeError(f"take_along_axis: indices have {indices.ndim} axes, x has {len(shape)}")
+        grid = np.ogrid[tuple(slice(n) for n in shape)]
+        index = tuple(indices if i == axis else grid[i] for i in range(len(shape)))
+        return xp.getitem(arr, index)
+
+
+def _along(xp, x, axis, positions):
+    """x re-indexed along one axis (None: flattened first) by an integer array of positions."""
+    if axis is None:
+        return xp.getitem(xp.reshape(x, (-1,)), positions)
+    return xp.getitem(x, (slice(None),) * axis + (positions,))
+
+
+@register
+class Roll(Composite):
+    """Shift entries cyclically by ``shift`` along ``axis`` (None: flattened), as ``numpy.roll``."""
+
+    name, numpy, text = "roll", {np.roll: {}}, "take with rolled positions"
+
+    def compute(self, xp, a, shift, axis=None):
+        shape = shape_of(a)
+        if axis is None:
+            return xp.reshape(_along(xp, a, None, np.roll(np.arange(int(np.prod(shape))), shift)), shape)
+        shifts, axes = np.broadcast_arrays(np.atleast_1d(shift), np.atleast_1d(axis))
+        for s, ax in zip(shifts, axes):
+            ax = normalize_axis(int(ax), len(shape), "roll")
+            a = _along(xp, a, ax, np.roll(np.arange(shape[ax]), int(s)))
+        return a
+
+
+@register
+class Repeat(Composite):
+    """Repeat each entry along ``axis`` (None: flattened), as ``numpy.repeat``; gradients add up."""
+
+    name, method, numpy, text = "repeat", "repeat", {np.repeat: {}}, "take with repeated positions"
+
+    def compute(self, xp, a, repeats, axis=None):
+        shape = shape_of(a)
+        if axis is None:
+            return _along(xp, a, None, np.repeat(np.arange(int(np.prod(shape))), repeats))
+        axis = normalize_axis(axis, len(shape), "repeat")
+        return _along(xp, a, axis, np.repeat(np.arange(shape[axis]), repeats))
+
+
+@register
+class Tile(Composite):
+    """x repeated ``reps`` times along each axis, as ``numpy.tile``; gradients add up."""
+
+    name, numpy, text = "tile", {np.tile: {}}, "take with tiled positions along each axis"
+
+    def compute(self, xp, A, reps):
+        reps = (int(reps),) if np.ndim(reps) == 0 else tuple(int(r) for r in reps)
+        shape = shape_of(A)
+        if len(reps) > len(shape):
+            shape = (1,) * (len(reps) - len(shape)) + shape
+            A = xp.reshape(A, shape)
+        reps = (1,) * (len(shape) - len(reps)) + reps
+        for axis, (n, r) in enumerate(zip(shape, reps)):
+            if r != 1:
+                A = _along(xp, A, axis, np.tile(np.arange(n), r))
+        return A
+
+
+@register
+class Pad(Op):
+    """x surrounded by ``constant_values`` (mode 'constant' only), as ``numpy.pad``."""
+
+    name, numpy = "pad", {np.pad: {}}
+    vjp_text = "X̄ = Z̄ with the padding cut off"
+    jvp_text = "Ż = Ẋ padded with zeros"
+    reads_inputs = False
+
+    def prepare(self, array, pad_width, mode="constant", constant_values=0):
+        if mode != "constant":
+            raise ValueError(f"pad: only mode='constant' is differentiable here, not {mode!r}")
+        widths = np.broadcast_to(np.asarray(pad_width, dtype=np.int64), (ndim_of(array), 2))
+        if (widths < 0).any():
+            raise ShapeError(f"pad: negative pad widths {pad_width}")
+        return (array,), {"widths": tuple(map(tuple, widths.tolist())), "value": float(constant_values)}
+
+    def forward(self, x, widths, value):
+        return np.pad(x, widths, mode="constant", constant_values=value)
+
+    def vjp(self, xp, g, inputs, out, needs, widths, value):
+        return (xp.getitem(g, tuple(slice(lo, n - hi) for (lo, hi), n in zip(widths, g.shape))),)
+
+    def jvp(self, xp, tangents, inputs, out, widths, value):
+        return xp.pad(tangents[0], widths, constant_values=0.0)
+
+
+@register
+class IndexUpdate(Linear):
+    """A copy of x with x[index] replaced by values (broadcast), differentiable in both: the functional
+    form of ``x[index] = values`` (JAX's ``x.at[index].set(values)``). An index that hits an entry
+    twice is refused: which write wins would decide the gradient.
+
+    >>> import tinygrad_mat as tm
+    >>> tm.index_update(tm.zeros(4), [1, 3], tm.tensor([5.0, 6.0]))
+    Tensor([0., 5., 0., 6.])
+    """
+
+    name = "index_update"
+    vjp_text = "X̄ = Z̄ with 0 at the index,  V̄ = Z̄[index] summed back to V's shape"
+    jvp_text = "Ż = index_update(Ẋ, index, V̇)"
+
+    def prepare(self, x, index, values):
+        index = _normalise_index(index)
+        shape = shape_of(x)
+        target = _indexed_shape(shape, index, "index_update")
+        try:
+            np.broadcast_shapes(shape_of(values), target)
+        except ValueError:
+            raise ShapeError(f"index_update: values of shape {shape_of(values)} do not fit x{shape}[index] "
+                             f"of shape {target}") from None
+        if not _is_basic_index(index):
+            hits = np.zeros(shape, dtype=np.int64)
+            np.add.at(hits, index, 1)
+            if hits.max(initial=0) > 1:
+                raise ValueError("index_update: the index hits some entries more than once")
+        return (x, values), {"index": index}
+
+    def forward(self, x, values, index):
+        out = np.array(x, copy=True)
+        out[index] = values
+        return out
+
+    def vjp(self, xp, g, inputs, out, needs, index):
+        gx = xp.index_update(g, index, 0.0) if needs[0] else None
+        gv = xp.getitem(g, index) if needs[1] else None
+        return gx, gv
+
+
+def _is_basic_index(index):
+    parts = index if isinstance(index, tuple) else (index,)
+    return all(p is None or p is Ellipsis or isinstance(p, (slice, int, np.integer)) for p in parts)
+
+
+# ---------------------------------------------------------------- splitting and joining
+
+
+def _split_points(n, indices_or_sections, even, opname):
+    if np.ndim(indices_or_sections) == 0:
+        sections = int(indices_or_sections)
+        if sections <= 0:
+            raise ValueError(f"{opname}: the number of sections must be positive")
+        if even and n % sections:
+            raise ValueError(f"{opname}: {n} entries do not split into {sections} equal sections; use array_split")
+        sizes = [n // sections + (1 if i < n % sections else 0) for i in range(sections)]
+        return list(np.cumsum([0] + sizes))
+    return [0] + [int(i) for i in indices_or_sections] + [n]
+
+
+class _Split(Composite):
+    even = True
+    default_axis = 0
+    text = "a list of slices along the axis (getitem)"
+
+    def compute(self, xp, ary, indices_or_sections, axis=None):
+        shape = shape_of(ary)
+        if axis is None:
+            axis = self.default_axis if len(shape) > 1 or self.default_axis == 0 else 0
+        axis = normalize_axis(axis, len(shape), self.name)
+        points = _split_points(shape[axis], indices_or_sections, self.even, self.name)
+        lead = (slice(None),) * axis
+        return [xp.getitem(ary, lead + (slice(lo, hi),)) for lo, hi in zip(points[:-1], points[1:])]
+
+
+@register
+class Split(_Split):
+    """Split into a list of Tensors along ``axis`` (equal sections or at indices), as ``numpy.split``."""
+
+    name, numpy = "split", {np.split: {}}
+
+
+@register
+class ArraySplit(_Split):
+    """As ``split``, but sections may differ in size by one, as ``numpy.array_split``."""
+
+    name, numpy, even = "array_split", {np.array_split: {}}, False
+
+
+@register
+class HSplit(_Split):
+    """Split along axis 1 (axis 0 for a vector), as ``numpy.hsplit``."""
+
+    name, numpy, default_axis = "hsplit", {np.hsplit: {}}, 1
+
+    def compute(self, xp, ary, indices_or_sections):
+        return _Split.compute(self, xp, ary, indices_or_sections, 1 if ndim_of(ary) > 1 else 0)
+
+
+@register
+class VSplit(_Split):
+    """Split along axis 0, as ``numpy.vsplit``."""
+
+    name, numpy = "vsplit", {np.vsplit: {}}
+
+    def compute(self, xp, ary, indices_or_sections):
+        return _Split.compute(self, xp, ary, indices_or_sections, 0)
+
+
+class _AtLeast(Composite):
+    """The inputs viewed with at least ``ndim`` axes, as numpy's atleast_Nd (one input: one array)."""
+
+    ndim = 1
+    text = "reshape with length-1 axes added"
+
+    def lift(self, xp, x):
+        shape = shape_of(x)
+        if len(shape) >= self.ndim:
+            return xp.as_result(x)
+        if self.ndim == 3 and len(shape) == 2:
+            return xp.reshape(x, shape + (1,))
+        if self.ndim == 3:
+            return xp.reshape(x, (1,) + (shape or (1,)) + (1,))
+        return xp.reshape(x, (1,) * (self.ndim - len(shape)) + shape)
+
+    def compute(self, xp, *arys):
+        lifted = [self.lift(xp, a) for a in arys]
+        return lifted[0] if len(lifted) == 1 else lifted
+
+
+@register
+class AtLeast1d(_AtLeast):
+    """Inputs with at least one axis, as ``numpy.atleast_1d``."""
+
+    name, numpy, ndim = "atleast_1d", {np.atleast_1d: {}}, 1
+
+
+@register
+class AtLeast2d(_AtLeast):
+    """Inputs with at least two axes, as ``numpy.atleast_2d``."""
+
+    name, numpy, ndim = "atleast_2d", {np.atleast_2d: {}}, 2
+
+
+@register
+class AtLeast3d(_AtLeast):
+    """Inputs with at least three axes, as ``numpy.atleast_3d``."""
+
+    name, numpy, ndim = "atleast_3d", {np.atleast_3d: {}}, 3
+
+
+@register
+class VStack(Composite):
+    """Stack along axis 0 (vectors as rows), as ``numpy.vstack``."""
+
+    name, numpy, text = "vstack", {np.vstack: {}}, "concatenate(atleast_2d(...), axis=0)"
+
+    def compute(self, xp, tup):
+        return xp.concatenate([xp.atleast_2d(t) for t in tup], 0)
+
+
+@register
+class HStack(Composite):
+    """Stack along axis 1 (vectors end to end), as ``numpy.hstack``."""
+
+    name, numpy, text = "hstack", {np.hstack: {}}, "concatenate(atleast_1d(...), axis=1, or 0 for vectors)"
+
+    def compute(self, xp, tup):
+        pieces = [xp.atleast_1d(t) for t in tup]
+        return xp.concatenate(pieces, 0 if pieces[0].ndim == 1 else 1)
+
+
+@register
+class DStack(Composite):
+    """Stack along axis 2, as ``numpy.dstack``."""
+
+    name, numpy, text = "dstack", {np.dstack: {}}, "concatenate(atleast_3d(...), axis=2)"
+
+    def compute(self, xp, tup):
+        return xp.concatenate([xp.atleast_3d(t) for t in tup], 2)
+
+
+# ---------------------------------------------------------------- diagonals and triangles
+
+
+@register
+class Diagonal(Composite):
+    """The ``offset`` diagonal of the (axis1, axis2) planes, appended as the last axis, as
+    ``numpy.diagonal``."""
+
+    name, method, numpy, text = "diagonal", "diagonal", {np.diagonal: {}}, "getitem of the diagonal's positions"
+
+    def compute(self, xp, a, offset=0, axis1=0, axis2=1):
+        n = ndim_of(a)
+        axis1, axis2 = normalize_axis(axis1, n, "diagonal"), normalize_axis(axis2, n, "diagonal")
+        if axis1 == axis2:
+            raise ShapeError("diagonal: axis1 and axis2 cannot be the same")
+        moved = xp.moveaxis(a, (axis1, axis2), (-2, -1))
+        rows, cols = moved.shape[-2:]
+        i = np.arange(max(0, -offset), min(rows, cols - offset)) if rows and cols else np.arange(0)
+        return xp.getitem(moved, (Ellipsis, i, i + offset))
+
+
+@register
+class Diag(Composite):
+    """numpy.diag: of a vector, the square matrix with it on diagonal ``k``; of a matrix, its diagonal k."""
+
+    name, numpy, text = "diag", {np.diag: {}}, "index_update of zeros (vector) or diagonal (matrix)"
+
+    def compute(self, xp, v, k=0):
+        n = ndim_of(v)
+        if n == 2:
+            return xp.diagonal(v, k)
+        if n != 1:
+            raise ShapeError(f"diag: needs a vector or a matrix, got shape {shape_of(v)}")
+        size = shape_of(v)[0] + abs(k)
+        i = np.arange(shape_of(v)[0])
+        rows, cols = (i, i + k) if k >= 0 else (i - k, i)
+        return xp.index_update(np.zeros((size, size), dtype=dtype_of(v)), (rows, cols), v)
+
+
+@register
+class Tril(Composite):
+    """The lower triangle (on and below diagonal ``k``) of each matrix, zeros above, as ``numpy.tril``."""
+
+    name, numpy, text = "tril", {np.tril: {}}, "where(lower-triangular mask, x, 0)"
+
+    def compute(self, xp, m, k=0):
+        rows, cols = shape_of(m)[-2:]
+        return xp.where(np.tril(np.ones((rows, cols), dtype=bool), k), m, 0.0)
+
+
+@register
+class Triu(Composite):
+    """The upper triangle (on and above diagonal ``k``) of each matrix, zeros below, as ``numpy.triu``."""
+
+    name, numpy, text = "triu", {np.triu: {}}, "where(upper-triangular mask, x, 0)"
+
+    def compute(self, xp, m, k=0):
+        rows, cols = shape_of(m)[-2:]
+        return xp.where(np.triu(np.ones((rows, cols), dtype=bool), k), m, 0.0)

@@ -1,0 +1,259 @@
+"""numpy's elementary functions: trigonometric, hyperbolic, logarithms and exponentials, erf, sinc,
+softplus; binary ones (arctan2, hypot, logaddexp); and the piecewise-constant ones (floor, ceil,
+round, sign), whose derivative is 0.
+
+Each unary function writes only f′ as an expression of other records' functions (``xp.cos``, ...),
+so its derivatives of every order follow. Sources: the elementary derivatives in any calculus text;
+softplus and log-sigmoid as in JAX (``jax.nn``).
+"""
+import math
+
+import numpy as np
+
+from .. import dispatch
+from .base import Elementwise, Op, add_optional, register
+
+
+def _unary(name, forward, derivative, text, ufunc=None, method=None, doc=None):
+    """Register an elementwise record Z = forward(X) with f′ = derivative(xp, x, out)."""
+
+    class Record(Elementwise):
+        __doc__ = doc or f"{name}(x) elementwise, as ``numpy.{ufunc.__name__ if ufunc else name}``."
+
+    Record.name, Record.method, Record.ufunc, Record.derivative_text = name, method, ufunc, text
+    Record.forward = lambda self, x: forward(x)
+    Record.derivative = lambda self, xp, x, out: derivative(xp, x, out)
+    Record.__name__ = Record.__qualname__ = "".join(part.title() for part in name.split("_"))
+    return register(Record)
+
+
+LN2, LN10 = math.log(2.0), math.log(10.0)
+
+_unary("sin", np.sin, lambda xp, x, z: xp.cos(x), "cos(X)", np.sin, "sin")
+_unary("cos", np.cos, lambda xp, x, z: -xp.sin(x), "(−sin(X))", np.cos, "cos")
+_unary("tan", np.tan, lambda xp, x, z: 1.0 + z * z, "(1 + Z ⊙ Z)", np.tan, "tan")
+_unary("arcsin", np.arcsin, lambda xp, x, z: 1.0 / xp.sqrt(1.0 - x * x), "(1 − X ⊙ X)^(−1/2)", np.arcsin)
+_unary("arccos", np.arccos, lambda xp, x, z: -1.0 / xp.sqrt(1.0 - x * x), "(−(1 − X ⊙ X)^(−1/2))", np.arccos)
+_unary("arctan", np.arctan, lambda xp, x, z: 1.0 / (1.0 + x * x), "(1 + X ⊙ X)⁻¹", np.arctan)
+_unary("sinh", np.sinh, lambda xp, x, z: xp.cosh(x), "cosh(X)", np.sinh, "sinh")
+_unary("cosh", np.cosh, lambda xp, x, z: xp.sinh(x), "sinh(X)", np.cosh, "cosh")
+_unary("arcsinh", np.arcsinh, lambda xp, x, z: 1.0 / xp.sqrt(x * x + 1.0), "(X ⊙ X + 1)^(−1/2)", np.arcsinh)
+_unary("arccosh", np.arccosh, lambda xp, x, z: 1.0 / xp.sqrt(x * x - 1.0), "(X ⊙ X − 1)^(−1/2)", np.arccosh)
+_unary("arctanh", np.arctanh, lambda xp, x, z: 1.0 / (1.0 - x * x), "(1 − X ⊙ X)⁻¹", np.arctanh)
+_unary("log2", np.log2, lambda xp, x, z: 1.0 / (x * LN2), "(X ln 2)⁻¹", np.log2)
+_unary("log10", np.log10, lambda xp, x, z: 1.0 / (x * LN10), "(X ln 10)⁻¹", np.log10)
+_unary("log1p", np.log1p, lambda xp, x, z: 1.0 / (1.0 + x), "(1 + X)⁻¹", np.log1p)
+_unary("expm1", np.expm1, lambda xp, x, z: z + 1.0, "(Z + 1)", np.expm1)
+_unary("exp2", np.exp2, lambda xp, x, z: z * LN2, "Z ln 2", np.exp2)
+_unary("square", np.square, lambda xp, x, z: 2.0 * x, "2X", np.square)
+_unary("reciprocal", np.reciprocal, lambda xp, x, z: -(z * z), "(−Z ⊙ Z)", np.reciprocal)
+_unary("cbrt", np.cbrt, lambda xp, x, z: 1.0 / (3.0 * z * z), "(3 Z ⊙ Z)⁻¹", np.cbrt)
+_unary("erf", dispatch.erf, lambda xp, x, z: (2.0 / math.sqrt(math.pi)) * xp.exp(-(x * x)), "(2/√π) exp(−X ⊙ X)",
+       doc="The error function erf(x) = (2/√π) ∫₀ˣ exp(−t²) dt, elementwise (a numba kernel).")
+_unary("softplus", lambda x: np.logaddexp(0.0, x), lambda xp, x, z: xp.sigmoid(x), "σ(X)",
+       doc="log(1 + eˣ) elementwise, without overflow (``jax.nn.softplus``).")
+_unary("log_sigmoid", lambda x: -np.logaddexp(0.0, -x), lambda xp, x, z: xp.sigmoid(-x), "σ(−X)",
+       doc="log σ(x) = −softplus(−x) elementwise, stable at ±1000 (``jax.nn.log_sigmoid``).")
+
+
+@register
+class Sinc(Elementwise):
+    """The normalised sinc, sin(πx)/(πx) with sinc(0) = 1, as ``numpy.sinc``.
+
+    Near 0 the derivative is its Taylor series −(π²/3)x + (π⁴/30)x³ − (π⁶/840)x⁵, so that every
+    order of derivative is right at 0 too (the quotient form is 0/0 there).
+    """
+
+    name, numpy = "sinc", {np.sinc: {}}
+    derivative_text = "(cos(πX) − Z) ⊘ X   (its Taylor series near 0)"
+    SERIES_BELOW = 1e-3
+
+    def forward(self, x):
+        return np.sinc(x)
+
+    def derivative(self, xp, x, out):
+        near = np.abs(xp.value(x)) < self.SERIES_BELOW
+        pi = math.pi
+        series = x * (-(pi**2) / 3.0 + x * x * (pi**4 / 30.0 - x * x * (pi**6 / 840.0)))
+        if np.all(near):
+            return series
+        safe = xp.where(near, 1.0, x)  # keeps the quotient finite where it is not used
+        quotient = (xp.cos(pi * safe) - xp.sinc(safe)) / safe
+        return xp.where(near, series, quotient)
+
+
+class _PiecewiseConstant(Op):
+    """Z = f(X) constant between jumps: derivative 0 wherever it exists (and taken as 0 at jumps)."""
+
+    vjp_text = "X̄ = 0"
+    jvp_text = "Ż = 0"
+
+    def vjp(self, xp, g, inputs, out, needs, **params):
+        return (None,)
+
+    def jvp(self, xp, tangents, inputs, out, **params):
+        return None
+
+
+@register
+class Floor(_PiecewiseConstant):
+    """The largest integer ≤ x, elementwise (as float); its derivative is 0."""
+
+    name, ufunc, method = "floor", np.floor, "floor"
+
+    def forward(self, x):
+        return np.floor(x)
+
+
+@register
+class Ceil(_PiecewiseConstant):
+    """The smallest integer ≥ x, elementwise (as float); its derivative is 0."""
+
+    name, ufunc, method = "ceil", np.ceil, "ceil"
+
+    def forward(self, x):
+        return np.ceil(x)
+
+
+@register
+class Round(_PiecewiseConstant):
+    """x rounded to ``decimals`` places (halves to even), as ``numpy.round``; its derivative is 0."""
+
+    name, method = "round", "round"
+    numpy = {np.round: {}, np.around: {}}
+
+    def prepare(self, x, decimals=0):
+        return (x,), {"decimals": int(decimals)}
+
+    def forward(self, x, decimals):
+        return np.round(x, decimals)
+
+
+@register
+class Rint(_PiecewiseConstant):
+    """x rounded to the nearest integer (halves to even), as ``numpy.rint``; its derivative is 0."""
+
+    name, ufunc = "rint", np.rint
+
+    def forward(self, x):
+        return np.rint(x)
+
+
+@register
+class Sign(_PiecewiseConstant):
+    """−1, 0 or 1 by the sign of x, elementwise; its derivative is 0 (also at 0)."""
+
+    name, ufunc, method = "sign", np.sign, "sign"
+
+    def forward(self, x):
+        return np.sign(x)
+
+
+class _Binary(Op):
+    def prepare(self, a, b):
+        return (a, b), {}
+
+
+@register
+class Arctan2(_Binary):
+    """The angle of the point (x, y), arctan(y / x) in the right quadrant, as ``numpy.arctan2(y, x)``."""
+
+    name, ufunc = "arctan2", np.arctan2
+    vjp_text = "Ȳ = Z̄ ⊙ X ⊘ (X² + Y²),  X̄ = −Z̄ ⊙ Y ⊘ (X² + Y²)"
+    jvp_text = "Ż = (X ⊙ Ẏ − Y ⊙ Ẋ) ⊘ (X² + Y²)"
+
+    def forward(self, y, x):
+        return np.arctan2(y, x)
+
+    def vjp(self, xp, g, inputs, out, needs):
+        y, x = inputs
+        scale = g / (x * x + y * y)
+        return (scale * x if needs[0] else None), (-(scale * y) if needs[1] else None)
+
+    def jvp(self, xp, tangents, inputs, out):
+        (dy, dx), (y, x) = tangents, inputs
+        numerator = add_optional(None if dy is None else x * dy, None if dx is None else -(y * dx))
+        return numerator / (x * x + y * y)
+
+
+@register
+class Hypot(_Binary):
+    """√(a² + b²) elementwise, without overflow, as ``numpy.hypot``; its gradient at (0, 0) is 0."""
+
+    name, ufunc = "hypot", np.hypot
+    vjp_text = "Ā = Z̄ ⊙ A ⊘ Z,  B̄ = Z̄ ⊙ B ⊘ Z   (0 where Z = 0)"
+    jvp_text = "Ż = (A ⊙ Ȧ + B ⊙ Ḃ) ⊘ Z"
+
+    def forward(self, a, b):
+        return np.hypot(a, b)
+
+    @staticmethod
+    def _safe(xp, out):
+        return out + (xp.value(out) == 0)
+
+    def vjp(self, xp, g, inputs, out, needs):
+        a, b = inputs
+        scale = g / self._safe(xp, out)
+        return (scale * a if needs[0] else None), (scale * b if needs[1] else None)
+
+    def jvp(self, xp, tangents, inputs, out):
+        (da, db), (a, b) = tangents, inputs
+        return add_optional(None if da is None else a * da, None if db is None else b * db) / self._safe(xp, out)
+
+
+@register
+class LogAddExp(_Binary):
+    """log(eᵃ + eᵇ) elementwise, without overflow, as ``numpy.logaddexp``."""
+
+    name, ufunc = "logaddexp", np.logaddexp
+    vjp_text = "Ā = Z̄ ⊙ exp(A − Z),  B̄ = Z̄ ⊙ exp(B − Z)"
+    jvp_text = "Ż = exp(A − Z) ⊙ Ȧ + exp(B − Z) ⊙ Ḃ"
+
+    def forward(self, a, b):
+        return np.logaddexp(a, b)
+
+    def vjp(self, xp, g, inputs, out, needs):
+        a, b = inputs
+        return (g * xp.exp(a - out) if needs[0] else None), (g * xp.exp(b - out) if needs[1] else None)
+
+    def jvp(self, xp, tangents, inputs, out):
+        (da, db), (a, b) = tangents, inputs
+        return add_optional(None if da is None else xp.exp(a - out) * da, None if db is None else xp.exp(b - out) * db)
+
+
+@register
+class Mod(_Binary):
+    """a mod b with the sign of b (Python's %), as ``numpy.mod`` / ``numpy.remainder``: a − ⌊a/b⌋ b."""
+
+    name, ufunc, dunder = "mod", np.remainder, "mod"
+    vjp_text = "Ā = Z̄,  B̄ = −Z̄ ⊙ ⌊A ⊘ B⌋"
+    jvp_text = "Ż = Ȧ − ⌊A ⊘ B⌋ ⊙ Ḃ"
+
+    def forward(self, a, b):
+        return np.mod(a, b)
+
+    def _quotient(self, xp, a, b):
+        return np.floor(xp.value(a) / xp.value(b))
+
+    def vjp(self, xp, g, inputs, out, needs):
+        a, b = inputs
+        return (g if needs[0] else None), (-(g * self._quotient(xp, a, b)) if needs[1] else None)
+
+    def jvp(self, xp, tangents, inputs, out):
+        (da, db), (a, b) = tangents, inputs
+        return add_optional(da, None if db is None else -(self._quotient(xp, a, b) * db))
+
+
+@register
+class Fmod(Mod):
+    """a mod b with the sign of a (C's fmod), as ``numpy.fmod``: a − trunc(a/b) b."""
+
+    name, ufunc, dunder = "fmod", np.fmod, None
+    vjp_text = "Ā = Z̄,  B̄ = −Z̄ ⊙ trunc(A ⊘ B)"
+    jvp_text = "Ż = Ȧ − trunc(A ⊘ B) ⊙ Ḃ"
+
+    def forward(self, a, b):
+        return np.fmod(a, b)
+
+    def _quotient(self, xp, a, b):
+        return np.trunc(xp.value(a) / xp.value(b))
