@@ -244,3 +244,29 @@ CASES += [
     Case("tril", lambda a: tm.tril(a, -1), [(2, 3, 3)], lambda a: a * np.array([[0, 0, 0], [1, 0, 0], [1, 1, 0]])),
     Case("triu", lambda a: tm.triu(a), [(3, 4)], lambda a: a * (np.arange(4)[None, :] >= np.arange(3)[:, None])),
 ]
+
+# ---------------------------------------------------------------- contractions
+CASES += [
+    Case("einsum", lambda a, b: tm.einsum("ij,jk->ik", a, b), [(2, 3), (3, 4)], lambda a, b: a @ b),
+    Case("einsum", lambda a: tm.einsum("ii->i", a), [(3, 3)], np.diagonal, label="diagonal"),
+    Case("einsum", lambda a: tm.einsum("iij->j", a), [(3, 3, 2)], lambda a: a[0, 0] + a[1, 1] + a[2, 2], label="trace"),
+    Case("einsum", lambda x, a: tm.einsum("i,ij,j", x, a, x), [(3,), (3, 3)], lambda x, a: x @ a @ x, label="implicit"),
+    Case("einsum", lambda a, b: tm.einsum("...ij,...jk", a, b), [(2, 1, 2, 3), (4, 3, 2)],
+         lambda a, b: np.matmul(a, b), label="ellipsis-broadcast"),
+    Case("einsum", lambda a, b: tm.einsum("ij,kj->", a, b), [(2, 3), (4, 3)],
+         lambda a, b: a.sum(0) @ b.sum(0), label="summed-out"),
+    Case("einsum_explicit", lambda a, b: tm.einsum("ik,ik->i", a, b), [(3, 4), (3, 4)], lambda a, b: (a * b).sum(1)),
+    Case("tensordot", lambda a, b: tm.tensordot(a, b, ([0, 2], [1, 0])), [(2, 3, 4), (4, 2, 5)],
+         lambda a, b: np.einsum("ijk,kil->jl", a, b)),
+    Case("inner", tm.inner, [(2, 3), (4, 3)], lambda a, b: a @ b.T),
+    Case("outer", tm.outer, [(3,), (2, 2)], lambda a, b: a[:, None] * b.reshape(-1)[None, :]),
+    Case("vdot", tm.vdot, [(2, 3), (3, 2)], lambda a, b: (a.reshape(-1) * b.reshape(-1)).sum()),
+    Case("dot", lambda a, b: tm.dot(a, b), [(2, 3, 4), (4, 2)], lambda a, b: np.einsum("ijk,kl->ijl", a, b), label="nd"),
+    Case("kron", tm.kron, [(2, 3), (2, 2)], lambda a, b: np.block([[a[i, j] * b for j in range(3)] for i in range(2)])),
+    Case("cross", tm.cross, [(2, 3), (3,)], lambda a, b: np.stack([a[:, 1] * b[2] - a[:, 2] * b[1],
+                                                                  a[:, 2] * b[0] - a[:, 0] * b[2],
+                                                                  a[:, 0] * b[1] - a[:, 1] * b[0]], 1)),
+    Case("matrix_power", lambda a: tm.matrix_power(a, 3), [(2, 3, 3)], lambda a: a @ a @ a),
+    Case("matrix_power", lambda a: tm.matrix_power(a, -2), [(3, 3)], lambda a: np.linalg.inv(a @ a),
+         domain="invertible", label="negative"),
+]

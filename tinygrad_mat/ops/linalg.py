@@ -88,26 +88,6 @@ class MatMul(Bilinear):
 
 
 @register
-class Dot(Composite):
-    """``numpy.dot`` for operands of at most two axes: scalar × anything, vector · vector, matrix
-    products. For stacks of matrices use ``matmul`` (numpy's N-D ``dot`` is a different product)."""
-
-    name, method, numpy = "dot", "dot", {np.dot: {}}
-    text = "a * b for a scalar; matmul(a, b) for 1-D and 2-D operands"
-
-    def compute(self, xp, a, b):
-        na, nb = ndim_of(a), ndim_of(b)
-        if na == 0 or nb == 0:
-            return xp.mul(a, b)
-        if na > 2 or nb > 2:
-            raise ShapeError(
-                f"dot: operands of shapes {shape_of(a)} and {shape_of(b)}: N-D dot is not supported; "
-                "for stacks of matrices use tm.matmul (a @ b)"
-            )
-        return xp.matmul(a, b)
-
-
-@register
 class Trace(Linear):
     """Sum of the diagonal (``offset`` above it) of each matrix; by default over the last two axes
     as ``numpy.linalg.trace`` (``np.trace`` on a Tensor keeps numpy's first two axes).
