@@ -270,3 +270,45 @@ CASES += [
     Case("matrix_power", lambda a: tm.matrix_power(a, -2), [(3, 3)], lambda a: np.linalg.inv(a @ a),
          domain="invertible", label="negative"),
 ]
+
+# ---------------------------------------------------------------- decompositions (symmetric input symmetrised)
+def _sym(a):
+    return 0.5 * (a + np.swapaxes(a, -1, -2))
+
+
+def _spd(a):
+    return _sym(a) + 4.0 * np.eye(a.shape[-1])
+
+
+W4 = np.random.default_rng(99).standard_normal((4, 4))
+CASES += [
+    Case("cholesky", lambda a: tm.cholesky(_spd(a)), [(3, 3)], lambda a: np.linalg.cholesky(_spd(a))),
+    Case("cholesky", lambda a: tm.cholesky(_spd(a)), [(2, 3, 3)], lambda a: np.linalg.cholesky(_spd(a)), label="stacked"),
+    Case("eigh", lambda a: tm.eigh(_sym(a))[0], [(4, 4)], lambda a: np.linalg.eigvalsh(_sym(a))),
+    Case("eigh_packed", lambda a: tm.eigh(_sym(a))[1] ** 2 * W4, [(4, 4)], lambda a: np.linalg.eigh(_sym(a))[1] ** 2 * W4),
+    Case("eigvalsh", lambda a: tm.eigvalsh(_sym(a)), [(2, 3, 3)], lambda a: np.linalg.eigvalsh(_sym(a))),
+    Case("svdvals", tm.svdvals, [(4, 3)], lambda a: np.linalg.svd(a, compute_uv=False)),
+    Case("svd", lambda a: tm.svd(a, full_matrices=False)[0] ** 2, [(4, 3)],
+         lambda a: np.linalg.svd(a, full_matrices=False)[0] ** 2),
+    Case("svd_packed", lambda a: tm.svd(a, full_matrices=False)[2] ** 2, [(3, 5)],
+         lambda a: np.linalg.svd(a, full_matrices=False)[2] ** 2, label="wide"),
+    Case("qr", lambda a: tm.qr(a)[1], [(4, 3)], lambda a: np.linalg.qr(a)[1]),
+    Case("qr_packed", lambda a: tm.qr(a)[0], [(2, 4, 3)], lambda a: np.linalg.qr(a)[0], label="stacked"),
+    Case("pinv", tm.pinv, [(4, 3)], lambda a: np.linalg.solve(a.T @ a, a.T)),
+    Case("pinv", tm.pinv, [(2, 4)], lambda a: a.T @ np.linalg.inv(a @ a.T), label="wide"),
+    Case("lstsq", lambda a, b: tm.lstsq(a, b)[0], [(5, 3), (5,)], lambda a, b: np.linalg.solve(a.T @ a, a.T @ b)),
+    Case("expm", tm.expm, [(3, 3)], lambda a: sum(np.linalg.matrix_power(a, k) / math.factorial(k) for k in range(40))),
+    Case("logdet", lambda a: tm.logdet(_spd(a)), [(2, 3, 3)], lambda a: np.log(np.linalg.det(_spd(a)))),
+    Case("vector_norm", lambda a: tm.vector_norm(a, axis=1, ord=3), [(2, 3)],
+         lambda a: (np.abs(a) ** 3).sum(1) ** (1 / 3), domain="away_from_zero"),
+    Case("vector_norm", lambda a: tm.vector_norm(a, ord=np.inf), [(2, 3)], lambda a: np.abs(a).max(), label="inf",
+         domain="away_from_zero"),
+    Case("matrix_norm", lambda a: tm.matrix_norm(a, ord="nuc"), [(2, 3, 3)],
+         lambda a: np.linalg.svd(a, compute_uv=False).sum(-1)),
+    Case("matrix_norm", lambda a: tm.matrix_norm(a, ord=1), [(3, 4)], lambda a: np.abs(a).sum(0).max(), label="ord1",
+         domain="away_from_zero"),
+    Case("matrix_norm", lambda a: tm.matrix_norm(a, ord=-2), [(3, 3)],
+         lambda a: np.linalg.svd(a, compute_uv=False).min(), label="ord-2"),
+    Case("euclidean_norm", lambda a: tm.norm(a, axis=1), [(3, 4)], lambda a: np.sqrt((a * a).sum(1)),
+         domain="away_from_zero"),
+]

@@ -51,10 +51,10 @@ def main():
     print(f"  {'closed form tr((det(A) A⁻ᵀ)ᵀ V)':<33} {np.trace(grad_det.T @ V): .12f}\n")
 
     print("The rules behind these gradients, from tinygrad_mat's op table:")
-    for name in ("matmul", "sub", "norm", "pow", "det"):
+    for name in ("matmul", "sub", "euclidean_norm", "pow", "det"):
         op = tm.ops.REGISTRY[name]
-        print(f"  {name:<7} reverse  {op.vjp_text}")
-        print(f"  {'':<7} forward  {op.jvp_text}")
+        print(f"  {name:<14} reverse  {op.vjp_text}")
+        print(f"  {'':<14} forward  {op.jvp_text}")
 
 
 if __name__ == "__main__":

@@ -87,8 +87,8 @@ class Op(Record):
     def explain(self, error, arrays, params):
         """Turn a numpy error raised by ``forward`` into one that names this op and the shapes."""
         message = str(error)
-        if isinstance(error, (ShapeError, SingularMatrixError)):
-            return error
+        if isinstance(error, (ShapeError, SingularMatrixError)) or message.startswith(f"{self.name}:"):
+            return error  # already names the op
         if isinstance(error, np.linalg.LinAlgError):
             if "ingular" in message:
                 return SingularMatrixError(f"{self.name}: matrix is singular (shape {np.shape(arrays[0])})")

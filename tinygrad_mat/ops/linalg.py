@@ -129,33 +129,17 @@ class Trace(Linear):
 
 
 @register
-class Norm(Op):
-    """Euclidean norm: of all entries (a vector's length, a matrix's Frobenius norm) or along
-    ``axis``, as ``numpy.linalg.norm`` with ``ord`` None, 'fro' (matrices) or 2 (vectors).
+class EuclideanNorm(Op):
+    """The Euclidean norm of all entries (Frobenius for a matrix) or along ``axis`` (internal: the
+    primitive behind ``tm.norm`` with ord None, 2 for vectors or 'fro')."""
 
-    Its gradient at 0 is taken as 0. For the norm of each matrix in a stack use ``axis=(-2, -1)``.
-
-    >>> import tinygrad_mat as tm
-    >>> tm.norm(tm.tensor([3.0, 4.0])).item()
-    5.0
-    """
-
-    name, method, numpy = "norm", "norm", {np.linalg.norm: {}}
+    name, public = "euclidean_norm", False
     vjp_text = "X̄ = Z̄ X / ‖X‖   (0 where ‖X‖ = 0)"
     jvp_text = "Ż = ⟨X, Ẋ⟩ / ‖X‖"
     source = "The Matrix Cookbook, eq. 129 (∂‖x‖₂/∂x = x/‖x‖₂)"
 
-    def prepare(self, x, ord=None, axis=None, keepdims=False):
-        ndim = ndim_of(x)
-        axes = normalize_axes(axis, ndim, "norm")
-        over = ndim if axes is None else len(axes)
-        allowed = (None, 2) if over == 1 else (None, "fro")
-        if ord not in allowed or (axes is None and ord is not None and ndim > 2):
-            raise ValueError(
-                f"norm: ord={ord!r} over {over} axes is not supported; use ord=None (the Euclidean / "
-                "Frobenius norm), 'fro' for matrices or 2 for vectors"
-            )
-        return (x,), {"axis": axes, "keepdims": bool(keepdims)}
+    def prepare(self, x, axis=None, keepdims=False):
+        return (x,), {"axis": normalize_axes(axis, ndim_of(x), "norm"), "keepdims": bool(keepdims)}
 
     def forward(self, x, axis, keepdims):
         if axis is None and not keepdims:
