@@ -122,3 +122,20 @@ def test_recorded_backward_differentiates_again(case):
             (t.grad.numpy() if t.grad is not None else np.zeros(t.shape)).reshape(-1) for t in ts
         ])
     assert_close(got, expected, rtol=1e-5, atol=1e-6, what=case.id)
+
+
+@pytest.mark.parametrize("case", [c for c in CASES if c.second_order], ids=lambda c: c.id)
+def test_hessian_matches_central_differences_of_the_gradient(case):
+    """hessian (forward mode over the reverse-mode gradient) of ⟨u, f(x, ...)⟩ in the first input."""
+    xs, u, _ = setup(case, 4)
+    rest = xs[1:]
+
+    def scalar(x, *others):
+        return (case.fn(x, *others) * u).sum()
+
+    def gradient(x):  # first order in numpy, from the reverse rule
+        return reverse(case, [x] + rest, u)[0]
+
+    expected = central_jacobian(gradient, [xs[0]], h=1e-5)
+    got = tm.hessian(scalar)(xs[0], *rest).reshape(xs[0].size, xs[0].size)
+    assert_close(got, expected, rtol=1e-5, atol=1e-6, what=case.id)

@@ -23,7 +23,7 @@ LAYERS = [
     {"namespaces", "forward", "numpy_protocol"},
     {"tensor"},
     {"functions", "creation", "random"},
-    {"functional", "jacobians"},
+    {"functional", "jacobians", "custom"},
     {"demo", "__init__", "__main__"},
 ]
 LAYER_OF = {name: i for i, names in enumerate(LAYERS) for name in names}

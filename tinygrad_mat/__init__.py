@@ -10,12 +10,13 @@ Tensor([[ 4., -3.],
 Layers, each importing only from those before it: errors, modes, arraylock → dispatch (numba
 kernels, loaded on first use) → ops (the op records) → engine (the reverse walk; knows no op) →
 namespaces, forward, numpy_protocol → tensor (Tensor, apply) → functions (the public functions),
-creation, random → functional, jacobians (the transforms). This file wires the public names together.
+creation, random → functional, jacobians, custom (the transforms, and your own ops). This file wires the public names together.
 """
 from . import arraylock, ops, random
 from .creation import *  # noqa: F401,F403  (zeros, ones, eye, arange, ...)
 from .creation import __all__ as _creation_names
 from .errors import DTypeError, GraphError, RuleError, ShapeError, SingularMatrixError, TracedValueError
+from .custom import custom_jvp, custom_vjp
 from .functional import grad, jvp, value_and_grad, vjp
 from .functions import *  # noqa: F401,F403  (one public function per op record, and tensor())
 from .functions import __all__ as _function_names
@@ -28,6 +29,7 @@ __version__ = "0.1.0"
 __all__ = [
     "Tensor", *_function_names, *_creation_names, "random",
     "grad", "value_and_grad", "vjp", "jvp", "jacobian", "jacfwd", "jacrev", "hessian", "hvp",
+    "custom_vjp", "custom_jvp",
     "no_grad", "enable_grad", "set_grad_enabled", "is_grad_enabled",
     "ShapeError", "SingularMatrixError", "GraphError", "DTypeError", "TracedValueError", "RuleError",
     "ops", "arraylock",

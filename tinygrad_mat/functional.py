@@ -235,7 +235,9 @@ def jvp(f, primals, tangents, has_aux=False, _name="jvp", **kwargs):
         raise ValueError(f"{_name}: {len(primals)} primals but {len(tangents)} tangents")
     numpy_mode = _numpy_mode(tuple(primals) + tuple(tangents))
     level = modes.new_level()
-    with modes.transform(_name, engine.next_sequence_number(), level):
+    # A jvp started inside a forward rule (a custom op's) runs under that rule's ceiling, which is
+    # below this new level: lift it, or this level's tangent would silently be dropped.
+    with modes.transform(_name, engine.next_sequence_number(), level), modes.ceiling(modes.INFINITE_LEVEL):
         handles = [_forward_handle(p, t, level, i, _name) for i, (p, t) in enumerate(zip(primals, tangents))]
         out, aux = split_aux(f(*handles, **kwargs), has_aux, _name)
         out = function_output(out, _name)

@@ -7,7 +7,7 @@ forward-mode tangents. Its functions are also the public ``tm.<name>`` functions
 
 Besides the records, each namespace has ``apply(op, inputs, params)``, ``value(x)`` (the values of x
 as a constant: a mask has no derivative), ``constant(array)``, ``as_result(x)`` (x as the namespace's
-array type) and ``is_tensor(x)``.
+array type), ``is_tensor(x)`` and ``recorded`` (True for the Tensor namespace).
 """
 import inspect
 
@@ -82,6 +82,7 @@ def numpy_namespace():
     ns = Namespace("numpy")
     for record in REGISTRY.values():
         setattr(ns, record.name, _name_it(_derive(record, ns, _numpy_apply, np.asarray), record, __name__))
+    ns.recorded = False
     ns.apply = _numpy_apply
     ns.value = np.asarray
     ns.constant = np.asarray
@@ -103,6 +104,7 @@ def tensor_namespace(apply, as_tensor, is_tensor, value, constant):
     ns = Namespace("tensor")
     for record in REGISTRY.values():
         setattr(ns, record.name, _name_it(_derive(record, ns, apply, as_tensor), record, "tinygrad_mat"))
+    ns.recorded = True
     ns.apply = apply
     ns.value = value
     ns.constant = constant

@@ -41,11 +41,18 @@ def _diagonal(xp, m):
 
 
 def _gaps(xp, w):
-    """F[i, j] = 1 / (w_j − w_i) for i ≠ j, 0 on the diagonal (inf where two values coincide)."""
-    w = np.asarray(xp.value(w))
+    """F[i, j] = 1 / (w_j − w_i) for i ≠ j, 0 on the diagonal (inf where two values coincide); a
+    function of w, so that the rules using it have derivatives of their own."""
     n = w.shape[-1]
+    eye = np.eye(n, dtype=w.dtype)
     with np.errstate(divide="ignore"):
-        return 1.0 / (w[..., None, :] - w[..., :, None] + np.eye(n)) - np.eye(n)
+        return 1.0 / (xp.expand_dims(w, -2) - xp.expand_dims(w, -1) + eye) - eye
+
+
+def _safe_inverse(xp, s):
+    """1/s, and 0 where s = 0."""
+    zero = xp.value(s) == 0
+    return xp.where(zero, 0.0, 1.0 / xp.where(zero, 1.0, s))
 
 
 # ---------------------------------------------------------------- Cholesky
@@ -201,11 +208,7 @@ class SvdPacked(Op):
     def _parts(xp, a, out):
         m, n, k = _svd_sizes(a.shape)
         u, s, vh = _unpack_svd(xp, out, m, n, k)
-        s_values = np.asarray(xp.value(s))
-        with np.errstate(divide="ignore"):
-            f = 1.0 / (s_values[..., None, :] ** 2 - s_values[..., :, None] ** 2 + np.eye(k)) - np.eye(k)
-            s_inv = np.where(s_values == 0, 0.0, 1.0 / np.where(s_values == 0, 1.0, s_values))
-        return m, n, u, s, vh, f, s_inv
+        return m, n, u, s, vh, _gaps(xp, s * s), _safe_inverse(xp, s)
 
     def vjp(self, xp, g, inputs, out, needs):
         a = inputs[0]
@@ -217,9 +220,9 @@ class SvdPacked(Op):
         inner = _diag_embed(xp, gs) + (j + j.mT) @ s_mat + s_mat @ (kk + kk.mT)
         grad = u @ inner @ vh
         if m > n:
-            grad = grad + (gu - u @ (u.mT @ gu)) * xp.constant(s_inv[..., None, :]) @ vh
+            grad = grad + ((gu - u @ (u.mT @ gu)) * xp.expand_dims(s_inv, -2)) @ vh
         if n > m:
-            grad = grad + (u * xp.constant(s_inv[..., None, :])) @ (gv.mT - (gv.mT @ v) @ vh)
+            grad = grad + (u * xp.expand_dims(s_inv, -2)) @ (gv.mT - (gv.mT @ v) @ vh)
         return (grad,)
 
     def jvp(self, xp, tangents, inputs, out):
@@ -233,10 +236,10 @@ class SvdPacked(Op):
         dv = v @ (f * (sp + sp.mT))
         if m > n:
             dav = da @ v
-            du = du + (dav - u @ (u.mT @ dav)) * xp.constant(s_inv[..., None, :])
+            du = du + (dav - u @ (u.mT @ dav)) * xp.expand_dims(s_inv, -2)
         if n > m:
             dau = da.mT @ u
-            dv = dv + (dau - v @ (vh @ dau)) * xp.constant(s_inv[..., None, :])
+            dv = dv + (dau - v @ (vh @ dau)) * xp.expand_dims(s_inv, -2)
         return _pack_svd(xp, du, ds, dv.mT)
 
 
