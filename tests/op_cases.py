@@ -184,6 +184,7 @@ CASES += [
     Case("hypot", tm.hypot, [(3, 4), (4,)], lambda a, b: np.sqrt(a * a + b * b), domain="away_from_zero"),
     Case("logaddexp", tm.logaddexp, [(2, 3), (3,)], lambda a, b: np.log(np.exp(a) + np.exp(b))),
     Case("mod", lambda a, b: a % b, [(3, 4), (4,)], lambda a, b: a - np.floor(a / b) * b, domain="away_from_zero"),
+    Case("remainder", tm.remainder, [(3, 4), (4,)], lambda a, b: a - np.floor(a / b) * b, domain="away_from_zero"),
     Case("fmod", tm.fmod, [(3, 4), (4,)], lambda a, b: a - np.trunc(a / b) * b, domain="away_from_zero"),
     # ------------------------------------------------------------ selection
     Case("maximum", tm.maximum, [(3, 4), (4,)], lambda a, b: np.where(a > b, a, b)),

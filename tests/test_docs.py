@@ -32,13 +32,15 @@ def test_demo_shows_agreement():
 README = Path(__file__).resolve().parents[1] / "README.md"
 
 
-def test_readme_op_tables_are_the_registry():
-    """Regenerate with: python -m tinygrad_mat.ops README.md"""
+def test_readme_tables_are_generated_from_the_registry():
+    """Regenerate with: python -m tinygrad_mat.readme README.md"""
+    from tinygrad_mat import readme
+
     text = README.read_text(encoding="utf-8")
-    table = text.split("<!-- op-table:start -->\n")[1].split("\n<!-- op-table:end -->")[0]
-    assert table == tinygrad_mat.ops.rule_table()
-    composites = text.split("<!-- composite-table:start -->\n")[1].split("\n<!-- composite-table:end -->")[0]
-    assert composites == tinygrad_mat.ops.composite_table()
+    for name, table in readme.TABLES.items():
+        assert f"<!-- {name}:start -->" in text, name
+        copy = text.split(f"<!-- {name}:start -->\n")[1].split(f"\n<!-- {name}:end -->")[0]
+        assert copy == table(), f"README table {name} is stale: python -m tinygrad_mat.readme README.md"
 
 
 def test_readme_adding_an_op_example_is_a_working_record(tmp_path):
@@ -86,3 +88,13 @@ def test_readme_kronecker_example_is_true():
     expected = np.array([[0, 0, 1, 2], [0, 0, 3, 4], [1, 2, 1, 2], [3, 4, 3, 4]], dtype=float)
     np.testing.assert_array_equal(J, expected)
     np.testing.assert_array_equal(J, np.kron(namespace["B"].T, namespace["A"]))
+
+
+def test_readme_custom_rule_example_runs():
+    import numpy as np
+
+    text = README.read_text(encoding="utf-8")
+    example = text.split("### Your own ops: custom rules")[1].split("```python\n")[1].split("```")[0]
+    namespace = {"np": np, "tm": tinygrad_mat}
+    exec(compile(example.replace("tm.grad(", "result = tm.grad(", 1), "README custom rule", "exec"), namespace)
+    np.testing.assert_array_equal(namespace["result"], [1.0, 1.0])

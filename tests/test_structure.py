@@ -24,7 +24,7 @@ LAYERS = [
     {"tensor"},
     {"functions", "creation", "random"},
     {"functional", "jacobians", "custom"},
-    {"demo", "__init__", "__main__"},
+    {"demo", "readme", "__init__", "__main__"},
 ]
 LAYER_OF = {name: i for i, names in enumerate(LAYERS) for name in names}
 

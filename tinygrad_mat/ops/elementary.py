@@ -11,7 +11,7 @@ import math
 import numpy as np
 
 from .. import dispatch
-from .base import Elementwise, Op, add_optional, register
+from .base import Composite, Elementwise, Op, add_optional, register
 
 
 def _unary(name, forward, derivative, text, ufunc=None, method=None, doc=None):
@@ -257,3 +257,13 @@ class Fmod(Mod):
 
     def _quotient(self, xp, a, b):
         return np.trunc(xp.value(a) / xp.value(b))
+
+
+@register
+class Remainder(Composite):
+    """Same as ``mod`` (numpy's other name for it, ``numpy.remainder``)."""
+
+    name, text = "remainder", "mod(a, b)"
+
+    def compute(self, xp, a, b):
+        return xp.mod(a, b)
