@@ -24,6 +24,7 @@ LAYERS = [
     {"tensor"},
     {"functions", "creation", "random"},
     {"functional", "jacobians", "custom"},
+    {"nn", "optim", "data", "train", "sklearn", "linalg"},
     {"demo", "readme", "__init__", "__main__"},
 ]
 LAYER_OF = {name: i for i, names in enumerate(LAYERS) for name in names}
