@@ -5,7 +5,8 @@ Tensor or graphs. Each writes into an output array its caller allocates, so the
 caller (``tinygrad_mat.dispatch``) owns all memory decisions.
 """
 from .elementwise import erf, sigmoid
+from .optim import adam_update
 from .reduce import logsumexp_rows
 from .scatter import scatter_add_rows
 
-__all__ = ["sigmoid", "erf", "logsumexp_rows", "scatter_add_rows"]
+__all__ = ["sigmoid", "erf", "logsumexp_rows", "scatter_add_rows", "adam_update"]

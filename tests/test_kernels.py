@@ -88,6 +88,13 @@ EDGE_INPUTS = {
     "sigmoid": [(x,) for x in _edge_arrays()],
     "erf": [(x,) for x in _edge_arrays()],
     "logsumexp_rows": [(x,) for x in _edge_rows()],
+    "adam_update": [
+        tuple(np.array(v) for v in zip(*[(p, g, m, abs(v)) for p, g, m, v in
+                                        [(1.0, 0.5, 0.1, 0.2), (np.nan, 1.0, 0.0, 0.0), (np.inf, -1.0, 0.0, 1.0),
+                                         (0.0, np.inf, 0.0, 0.0), (2.0, 0.0, 0.0, 0.0)]])),
+        (np.zeros(0), np.zeros(0), np.zeros(0), np.zeros(0)),
+        (np.array([1.5]), np.array([-2.0]), np.array([0.3]), np.array([0.7])),
+    ],
     "scatter_add_rows": [
         (np.array([[np.nan, 1.0], [np.inf, -np.inf]]), np.array([0, 0]), 2),
         (np.zeros((0, 3)), np.zeros(0, dtype=np.int64), 2),

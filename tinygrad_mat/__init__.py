@@ -12,7 +12,7 @@ kernels, loaded on first use) → ops (the op records) → engine (the reverse w
 namespaces, forward, numpy_protocol → tensor (Tensor, apply) → functions (the public functions),
 creation, random → functional, jacobians, custom (the transforms, and your own ops). This file wires the public names together.
 """
-from . import arraylock, nn, ops, random
+from . import arraylock, nn, ops, optim, random
 from .creation import *  # noqa: F401,F403  (zeros, ones, eye, arange, ...)
 from .creation import __all__ as _creation_names
 from .errors import DTypeError, GraphError, RuleError, ShapeError, SingularMatrixError, TracedValueError
@@ -27,7 +27,7 @@ from .tensor import Tensor
 __version__ = "0.1.0"
 
 __all__ = [
-    "Tensor", *_function_names, *_creation_names, "random", "nn",
+    "Tensor", *_function_names, *_creation_names, "random", "nn", "optim",
     "grad", "value_and_grad", "vjp", "jvp", "jacobian", "jacfwd", "jacrev", "hessian", "hvp",
     "custom_vjp", "custom_jvp",
     "no_grad", "enable_grad", "set_grad_enabled", "is_grad_enabled",

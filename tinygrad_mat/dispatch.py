@@ -117,6 +117,44 @@ def scatter_add(values, index, shape):
     return out
 
 
+# Adam: the fused kernel makes one pass over p, g, m and v where numpy makes about ten.
+ADAM_KERNEL_MIN_SIZE = 4096
+
+
+def numpy_adam(p, g, m, v, lr, beta1, beta2, eps, bias_correction1, bias_correction2_sqrt, weight_decay, decoupled):
+    """One Adam step as PyTorch's (m, v updated in place; returns the new parameters)."""
+    if decoupled:
+        p = p * (1.0 - lr * weight_decay)
+    elif weight_decay:
+        g = g + weight_decay * p
+    m += (g - m) * (1.0 - beta1)
+    v *= beta2
+    v += (1.0 - beta2) * g * g
+    return p - (lr / bias_correction1) * m / (np.sqrt(v) / bias_correction2_sqrt + eps)
+
+
+def adam(p, g, m, v, *options):
+    """One Adam step on arrays of any shape: the fused kernel for large ones, numpy for small ones."""
+    if p.size >= ADAM_KERNEL_MIN_SIZE and m.flags.c_contiguous and v.flags.c_contiguous:
+        out = np.empty_like(p)
+        kernels().adam_update(np.ascontiguousarray(p).reshape(-1), np.ascontiguousarray(g).reshape(-1),
+                              m.reshape(-1), v.reshape(-1), out.reshape(-1), *options)
+        return out
+    return numpy_adam(p, g, m, v, *options)
+
+
+def _adam_kernel(p, g, m, v):
+    m, v, out = m.copy(), v.copy(), np.empty_like(p)
+    kernels().adam_update(p, g, m, v, out, 0.01, 0.9, 0.999, 1e-8, 0.1, 0.05, 0.01, False)
+    return np.concatenate([out, m, v])
+
+
+def _adam_numpy(p, g, m, v):
+    m, v = m.copy(), v.copy()
+    out = numpy_adam(p, g, m, v, 0.01, 0.9, 0.999, 1e-8, 0.1, 0.05, 0.01, False)
+    return np.concatenate([out, m, v])
+
+
 # Each kernel beside its numpy twin, as (name, kernel path, numpy path) on the same arguments: the
 # tests run every pair over NaN, ±inf, empty and one-element inputs, so the two paths never disagree.
 def _sigmoid_kernel(x):
@@ -148,4 +186,5 @@ TWINS = {
     "erf": (erf, _numpy_erf),
     "logsumexp_rows": (_logsumexp_kernel, lambda x: _numpy_logsumexp(x, (1,), False)),
     "scatter_add_rows": (_scatter_kernel, _scatter_numpy),
+    "adam_update": (_adam_kernel, _adam_numpy),
 }

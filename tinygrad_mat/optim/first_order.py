@@ -1,0 +1,225 @@
+"""First-order optimizers, each computing exactly PyTorch's update: SGD, Adam, AdamW, RMSprop; and
+``Preconditioned``, the notes' update x ← x − α∇f with α a number, an array or a matrix."""
+import math
+
+import numpy as np
+
+from .. import dispatch
+from ..errors import ShapeError
+from .optimizer import Optimizer, positive, rebind
+
+
+def _gradient(p, maximize=False):
+    g = p.grad._data
+    return -g if maximize else g
+
+
+class SGD(Optimizer):
+    """Stochastic gradient descent with momentum, dampening, Nesterov momentum and weight decay, as
+    ``torch.optim.SGD``.
+
+    >>> import numpy as np, tinygrad_mat as tm
+    >>> w = tm.tensor([1.0, -2.0], requires_grad=True)
+    >>> opt = tm.optim.SGD([w], lr=0.1)
+    >>> (w * w).sum().backward(); opt.step(); w
+    Tensor([ 0.8, -1.6], requires_grad=True)
+    """
+
+    def __init__(self, params, lr=1e-3, momentum=0.0, dampening=0.0, weight_decay=0.0, nesterov=False,
+                 maximize=False):
+        super().__init__(params, dict(lr=lr, momentum=momentum, dampening=dampening, weight_decay=weight_decay,
+                                      nesterov=nesterov, maximize=maximize))
+
+    def check(self, group):
+        positive("lr", group["lr"], "SGD")
+        positive("momentum", group["momentum"], "SGD", allow_zero=True)
+        positive("weight_decay", group["weight_decay"], "SGD", allow_zero=True)
+        if group["nesterov"] and (group["momentum"] <= 0 or group["dampening"] != 0):
+            raise ValueError("SGD: nesterov needs momentum > 0 and dampening 0")
+
+    def update(self, group):
+        lr, momentum, dampening = group["lr"], group["momentum"], group["dampening"]
+        for p in group["params"]:
+            if p.grad is None:
+                continue
+            g = _gradient(p, group["maximize"])
+            if group["weight_decay"]:
+                g = g + group["weight_decay"] * p._data
+            if momentum:
+                state = self._state(p)
+                buf = state.get("momentum_buffer")
+                if buf is None:
+                    buf = state["momentum_buffer"] = np.array(g, copy=True)
+                else:
+                    buf *= momentum
+                    buf += (1.0 - dampening) * g
+                g = g + momentum * buf if group["nesterov"] else buf
+            rebind(p, p._data - lr * g)
+
+
+class Adam(Optimizer):
+    """Adam, as ``torch.optim.Adam`` (``weight_decay`` as an L2 term, ``amsgrad`` optional). Large
+    parameters are updated by one fused numba kernel.
+
+    >>> import numpy as np, tinygrad_mat as tm
+    >>> w = tm.tensor([1.0, -2.0], requires_grad=True)
+    >>> opt = tm.optim.Adam([w], lr=0.1)
+    >>> (w * w).sum().backward(); opt.step(); w.numpy().round(6)    # the first step is lr · sign(g)
+    array([ 0.9, -1.9])
+    """
+
+    decoupled = False
+
+    def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0, amsgrad=False,
+                 maximize=False):
+        super().__init__(params, dict(lr=lr, betas=tuple(betas), eps=eps, weight_decay=weight_decay,
+                                      amsgrad=amsgrad, maximize=maximize))
+
+    def check(self, group):
+        name = type(self).__name__
+        positive("lr", group["lr"], name)
+        positive("eps", group["eps"], name, allow_zero=True)
+        positive("weight_decay", group["weight_decay"], name, allow_zero=True)
+        beta1, beta2 = group["betas"]
+        if not (0.0 <= beta1 < 1.0 and 0.0 <= beta2 < 1.0):
+            raise ValueError(f"{name}: betas must lie in [0, 1), got {group['betas']}")
+
+    def update(self, group):
+        lr, (beta1, beta2), eps, wd = group["lr"], group["betas"], group["eps"], group["weight_decay"]
+        for p in group["params"]:
+            if p.grad is None:
+                continue
+            g = _gradient(p, group["maximize"])
+            state = self._state(p)
+            if not state:
+                state["step"] = 0
+                state["exp_avg"] = np.zeros(p.shape, dtype=p.dtype)
+                state["exp_avg_sq"] = np.zeros(p.shape, dtype=p.dtype)
+            state["step"] += 1
+            t = state["step"]
+            bias_correction1 = 1.0 - beta1**t
+            bias_correction2_sqrt = math.sqrt(1.0 - beta2**t)
+            if group["amsgrad"]:
+                rebind(p, self._amsgrad(p._data, g, state, lr, beta1, beta2, eps, wd, bias_correction1,
+                                        bias_correction2_sqrt))
+                continue
+            rebind(p, dispatch.adam(p._data, g, state["exp_avg"], state["exp_avg_sq"], lr, beta1, beta2, eps,
+                                    bias_correction1, bias_correction2_sqrt, wd, self.decoupled))
+
+    def _amsgrad(self, p, g, state, lr, beta1, beta2, eps, wd, bias_correction1, bias_correction2_sqrt):
+        if self.decoupled:
+            p = p * (1.0 - lr * wd)
+        elif wd:
+            g = g + wd * p
+        m, v = state["exp_avg"], state["exp_avg_sq"]
+        m += (g - m) * (1.0 - beta1)
+        v *= beta2
+        v += (1.0 - beta2) * g * g
+        v_max = state.setdefault("max_exp_avg_sq", np.zeros_like(v))
+        np.maximum(v_max, v, out=v_max)
+        return p - (lr / bias_correction1) * m / (np.sqrt(v_max) / bias_correction2_sqrt + eps)
+
+
+class AdamW(Adam):
+    """Adam with decoupled weight decay (p ← p(1 − lr·wd) before the step), as ``torch.optim.AdamW``."""
+
+    decoupled = True
+
+    def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=1e-2, amsgrad=False,
+                 maximize=False):
+        super().__init__(params, lr, betas, eps, weight_decay, amsgrad, maximize)
+
+
+class RMSprop(Optimizer):
+    """RMSprop (``centered`` and ``momentum`` optional), as ``torch.optim.RMSprop``."""
+
+    def __init__(self, params, lr=1e-2, alpha=0.99, eps=1e-8, weight_decay=0.0, momentum=0.0, centered=False,
+                 maximize=False):
+        super().__init__(params, dict(lr=lr, alpha=alpha, eps=eps, weight_decay=weight_decay, momentum=momentum,
+                                      centered=centered, maximize=maximize))
+
+    def check(self, group):
+        positive("lr", group["lr"], "RMSprop")
+        positive("eps", group["eps"], "RMSprop", allow_zero=True)
+        positive("momentum", group["momentum"], "RMSprop", allow_zero=True)
+        if not 0.0 <= group["alpha"] <= 1.0:
+            raise ValueError(f"RMSprop: alpha must lie in [0, 1], got {group['alpha']}")
+
+    def update(self, group):
+        lr, alpha, eps, momentum = group["lr"], group["alpha"], group["eps"], group["momentum"]
+        for p in group["params"]:
+            if p.grad is None:
+                continue
+            g = _gradient(p, group["maximize"])
+            if group["weight_decay"]:
+                g = g + group["weight_decay"] * p._data
+            state = self._state(p)
+            if not state:
+                state["step"] = 0
+                state["square_avg"] = np.zeros(p.shape, dtype=p.dtype)
+                if momentum:
+                    state["momentum_buffer"] = np.zeros(p.shape, dtype=p.dtype)
+                if group["centered"]:
+                    state["grad_avg"] = np.zeros(p.shape, dtype=p.dtype)
+            state["step"] += 1
+            square_avg = state["square_avg"]
+            square_avg *= alpha
+            square_avg += (1.0 - alpha) * g * g
+            if group["centered"]:
+                grad_avg = state["grad_avg"]
+                grad_avg += (g - grad_avg) * (1.0 - alpha)
+                avg = np.sqrt(square_avg - grad_avg * grad_avg) + eps
+            else:
+                avg = np.sqrt(square_avg) + eps
+            if momentum:
+                buf = state["momentum_buffer"]
+                buf *= momentum
+                buf += g / avg
+                rebind(p, p._data - lr * buf)
+            else:
+                rebind(p, p._data - lr * g / avg)
+
+
+class Preconditioned(Optimizer):
+    """The notes' update x ← x − α ∇f(x), with α a positive number, an array of the parameter's shape
+    (per coordinate), or a matrix acting on the flattened gradient. With α = (2XᵀX)⁻¹, one step
+    minimises ‖Xw − y‖² exactly (Newton's method for a quadratic).
+
+    >>> import numpy as np, tinygrad_mat as tm
+    >>> X, y = np.array([[1.0, 0.0], [1.0, 1.0], [1.0, 2.0]]), np.array([1.0, 2.0, 2.0])
+    >>> w = tm.zeros(2, requires_grad=True)
+    >>> opt = tm.optim.Preconditioned([w], lr=np.linalg.inv(2 * X.T @ X))
+    >>> (tm.norm(X @ w - y) ** 2).backward(); opt.step()
+    >>> bool(np.allclose(w.numpy(), np.linalg.lstsq(X, y, rcond=None)[0]))
+    True
+    """
+
+    def __init__(self, params, lr):
+        super().__init__(params, dict(lr=lr))
+
+    def check(self, group):
+        lr = group["lr"]
+        if np.isscalar(lr):
+            positive("lr", lr, "Preconditioned")
+            return
+        alpha = np.asarray(lr, dtype=float)
+        for p in group["params"]:
+            if alpha.shape == p.shape:
+                if (alpha <= 0).any():
+                    raise ValueError("Preconditioned: a per-coordinate lr must be positive")
+            elif alpha.shape != (p.size, p.size):
+                raise ShapeError(f"Preconditioned: lr of shape {alpha.shape} fits neither the parameter's shape "
+                                 f"{p.shape} nor a ({p.size}, {p.size}) matrix")
+        group["lr"] = alpha
+
+    def update(self, group):
+        alpha = group["lr"]
+        for p in group["params"]:
+            if p.grad is None:
+                continue
+            g = p.grad._data
+            if np.isscalar(alpha) or np.shape(alpha) == p.shape:
+                step = alpha * g
+            else:
+                step = (alpha @ g.reshape(-1)).reshape(p.shape)
+            rebind(p, p._data - step)
