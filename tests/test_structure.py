@@ -24,7 +24,8 @@ LAYERS = [
     {"tensor"},
     {"functions", "creation", "random"},
     {"functional", "jacobians", "custom"},
-    {"nn", "optim", "data", "train", "sklearn", "linalg"},
+    {"nn", "optim", "data", "metrics", "linalg"},
+    {"train", "sklearn"},
     {"demo", "readme", "__init__", "__main__"},
 ]
 LAYER_OF = {name: i for i, names in enumerate(LAYERS) for name in names}

@@ -12,7 +12,7 @@ kernels, loaded on first use) → ops (the op records) → engine (the reverse w
 namespaces, forward, numpy_protocol → tensor (Tensor, apply) → functions (the public functions),
 creation, random → functional, jacobians, custom (the transforms, and your own ops). This file wires the public names together.
 """
-from . import arraylock, nn, ops, optim, random
+from . import arraylock, data, linalg, metrics, nn, ops, optim, random
 from .creation import *  # noqa: F401,F403  (zeros, ones, eye, arange, ...)
 from .creation import __all__ as _creation_names
 from .errors import DTypeError, GraphError, RuleError, ShapeError, SingularMatrixError, TracedValueError
@@ -23,11 +23,13 @@ from .functions import __all__ as _function_names
 from .jacobians import hessian, hvp, jacfwd, jacobian, jacrev
 from .modes import enable_grad, is_grad_enabled, no_grad, set_grad_enabled
 from .tensor import Tensor
+from .train import EarlyStopping, History, train
 
 __version__ = "0.1.0"
 
 __all__ = [
-    "Tensor", *_function_names, *_creation_names, "random", "nn", "optim",
+    "Tensor", *_function_names, *_creation_names, "random", "nn", "optim", "data", "linalg", "metrics",
+    "train", "History", "EarlyStopping",
     "grad", "value_and_grad", "vjp", "jvp", "jacobian", "jacfwd", "jacrev", "hessian", "hvp",
     "custom_vjp", "custom_jvp",
     "no_grad", "enable_grad", "set_grad_enabled", "is_grad_enabled",

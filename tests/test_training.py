@@ -1,0 +1,225 @@
+"""Modules, data loading, the training loop and closed-form fits."""
+import gc
+import tracemalloc
+
+import numpy as np
+import pytest
+
+import tinygrad_mat as tm
+from tinygrad_mat.nn import functional as F
+
+from helpers import central_jacobian
+
+rng = np.random.default_rng(5)
+
+
+# ---------------------------------------------------------------- modules
+
+
+class TwoLayer(tm.nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.hidden = tm.nn.Linear(3, 4)
+        self.out = tm.nn.Linear(4, 2, bias=False)
+        self.scale = tm.nn.Parameter(np.ones(2))
+        self.constant = tm.tensor(np.ones(2))  # not a parameter: does not require grad
+
+    def forward(self, x):
+        return self.out(tm.relu(self.hidden(x))) * self.scale
+
+
+def test_modules_register_parameters_and_sub_modules():
+    model = TwoLayer()
+    assert [n for n, _ in model.named_parameters()] == ["scale", "hidden.weight", "hidden.bias", "out.weight"]
+    assert len(model.parameters()) == 4 and len(list(model.children())) == 2
+    loss = model(np.ones((5, 3))).sum()
+    loss.backward()
+    assert all(p.grad is not None for p in model.parameters())
+    model.zero_grad()
+    assert all(p.grad is None for p in model.parameters())
+    shared = tm.nn.Sequential(model.hidden, tm.nn.ReLU(), model.hidden)  # a module used twice
+    with pytest.raises(tm.ShapeError):
+        shared(np.ones((1, 3)))
+    assert len(tm.nn.Sequential(model.hidden, tm.nn.Tanh()).parameters()) == 2
+
+
+def test_linear_is_initialised_as_pytorch_and_reproducibly():
+    tm.random.seed(3)
+    a = tm.nn.Linear(25, 4)
+    tm.random.seed(3)
+    b = tm.nn.Linear(25, 4)
+    np.testing.assert_array_equal(a.weight.numpy(), b.weight.numpy())
+    assert np.abs(a.weight.numpy()).max() <= 1 / 5 and np.abs(a.bias.numpy()).max() <= 1 / 5
+    assert a.weight.numpy().std() > 0.05  # uniform on ±0.2 has standard deviation 0.115
+    np.testing.assert_allclose(a(np.eye(25)).numpy(), a.weight.numpy().T + a.bias.numpy(), rtol=1e-14)
+
+
+def test_state_dict_round_trip_and_checked_loading():
+    model = TwoLayer()
+    state = model.state_dict()
+    other = TwoLayer()
+    other.load_state_dict(state)
+    x = rng.standard_normal((4, 3))
+    np.testing.assert_array_equal(other(x).numpy(), model(x).numpy())
+    before = other.state_dict()
+    bad_shape = dict(state, **{"scale": np.ones(3)})
+    with pytest.raises(tm.ShapeError, match=r"load_state_dict: scale has shape \(2,\), the state gives \(3,\)"):
+        other.load_state_dict(bad_shape)
+    with pytest.raises(KeyError, match="missing keys \\['scale'\\]"):
+        other.load_state_dict({k: v for k, v in state.items() if k != "scale"})
+    for key, value in other.state_dict().items():  # nothing changed by the refused loads
+        np.testing.assert_array_equal(value, before[key])
+
+
+# ---------------------------------------------------------------- data
+
+
+def test_dataloader_batches_shuffles_and_checks():
+    X, y = np.arange(20.0).reshape(10, 2), np.arange(10)
+    loader = tm.data.DataLoader(X, y, batch_size=4, shuffle=True, seed=1)
+    assert len(loader) == 3
+    epoch1 = np.concatenate([yb for _, yb in loader])
+    epoch2 = np.concatenate([yb for _, yb in loader])
+    assert sorted(epoch1) == list(range(10)) and not np.array_equal(epoch1, epoch2)
+    for Xb, yb in loader:
+        np.testing.assert_array_equal(Xb[:, 0], 2 * yb)  # rows stay paired with their labels
+    assert len(tm.data.DataLoader(X, y, batch_size=4, drop_last=True)) == 2
+    with pytest.raises(ValueError, match="X has 10 rows but y has 9"):
+        tm.data.DataLoader(X, y[:9])
+    with pytest.raises(ValueError, match="the data set is empty"):
+        tm.data.DataLoader(np.zeros((0, 2)))
+    with pytest.raises(ValueError, match="batch_size must be a positive integer"):
+        tm.data.DataLoader(X, y, batch_size=0)
+    bad = X.copy()
+    bad[6, 1] = np.nan
+    with pytest.raises(ValueError, match=r"batch 1 \(rows 4–7\) has NaN or inf in X"):
+        list(tm.data.DataLoader(bad, y, batch_size=4))
+
+
+def _anonymous_memory_kib():
+    with open("/proc/self/status") as status:
+        for line in status:
+            if line.startswith("RssAnon:"):
+                return int(line.split()[1])
+    pytest.skip("no /proc/self/status on this system")
+
+
+def test_a_memmap_larger_than_many_batches_trains_in_flat_memory(tmp_path):
+    """64 MiB of data, 0.5 MiB batches: the process's own (anonymous) memory does not grow with it."""
+    rows, features = 80_000, 100
+    data = np.lib.format.open_memmap(tmp_path / "X.npy", mode="w+", dtype=np.float64, shape=(rows, features))
+    for start in range(0, rows, 10_000):
+        data[start:start + 10_000] = rng.standard_normal((10_000, features))
+    data.flush()
+    del data
+    X = np.load(tmp_path / "X.npy", mmap_mode="r")
+    y = np.zeros(rows)
+    w = tm.zeros(features, requires_grad=True)
+    opt = tm.optim.SGD([w], lr=1e-3)
+    loader = tm.data.DataLoader(X, y, batch_size=640, shuffle=True, seed=0)
+    readings = []
+    for k, (Xb, yb) in enumerate(loader):
+        opt.zero_grad()
+        F.mse_loss(Xb @ w, yb).backward()
+        opt.step()
+        if k % 25 == 0:
+            gc.collect()
+            readings.append(_anonymous_memory_kib())
+    growth_mib = (max(readings[2:]) - readings[2]) / 1024
+    assert growth_mib < 16, readings  # the data set is 61 MiB
+
+
+# ---------------------------------------------------------------- training loop
+
+
+def make_regression(n=128):
+    X = rng.standard_normal((n, 3))
+    return X, X @ np.array([1.0, -2.0, 0.5]) + 0.3
+
+
+def test_train_fits_records_and_uses_the_validation_set():
+    X, y = make_regression()
+    tm.random.seed(0)
+    model = tm.nn.Linear(3, 1)
+    history = tm.train(model, lambda p, t: F.mse_loss(p[:, 0], t), tm.optim.Adam(model.parameters(), lr=0.05),
+                       tm.data.DataLoader(X[:96], y[:96], batch_size=32, shuffle=True, seed=0), epochs=60,
+                       metrics={"r2": tm.metrics.r2_score},
+                       val=(X[96:], y[96:]), progress=False)
+    assert len(history) == 60 and len(history.steps) == 60 * 3
+    assert history["val_loss"][-1] < 1e-4 and history["r2"][-1] > 0.9999
+    np.testing.assert_allclose(model.weight.numpy()[0], [1.0, -2.0, 0.5], atol=1e-2)
+
+
+def test_early_stopping_and_callbacks_stop_training():
+    X, y = make_regression()
+    model = tm.nn.Linear(3, 1)
+    calls = []
+    history = tm.train(model, lambda p, t: F.mse_loss(p[:, 0], t), tm.optim.SGD(model.parameters(), lr=0.01),
+                       tm.data.DataLoader(X, y, batch_size=128), epochs=50, progress=False,
+                       callbacks=[lambda epoch, h: calls.append(epoch) or epoch == 4])
+    assert len(history) == 5 and calls == [0, 1, 2, 3, 4]
+    stopper = tm.EarlyStopping(monitor="val_loss", patience=2)
+    history = tm.train(model, lambda p, t: F.mse_loss(p[:, 0], t), tm.optim.SGD(model.parameters(), lr=5.0),
+                       tm.data.DataLoader(X, y, batch_size=128), epochs=50, val=(X, y), progress=False,
+                       early_stopping=stopper)  # lr so large that the loss diverges: stops, best restored
+    assert len(history) < 50
+    with tm.no_grad():
+        restored = float(F.mse_loss(model(X)[:, 0], y))
+    assert restored == pytest.approx(stopper.best, rel=1e-12)
+
+
+def test_train_drives_lbfgs_and_newton_with_closures():
+    X, y = make_regression()
+    for make in (lambda p: tm.optim.LBFGS(p, line_search_fn="strong_wolfe"), lambda p: tm.optim.Newton(p)):
+        model = tm.nn.Linear(3, 1)
+        tm.train(model, lambda p, t: F.mse_loss(p[:, 0], t), make(model.parameters()),
+                 tm.data.DataLoader(X, y, batch_size=128), epochs=3, progress=False)
+        np.testing.assert_allclose(model.weight.numpy()[0], [1.0, -2.0, 0.5], atol=1e-6)
+        np.testing.assert_allclose(model.bias.numpy(), [0.3], atol=1e-6)
+
+
+def test_training_memory_is_flat_over_ten_thousand_steps():
+    X, y = make_regression(32)
+    model = tm.nn.Linear(3, 1)
+    opt = tm.optim.Adam(model.parameters(), lr=1e-3)
+
+    def step():
+        opt.zero_grad()
+        F.mse_loss(model(X)[:, 0], y).backward()
+        opt.step()
+
+    for _ in range(200):
+        step()
+    tracemalloc.start()
+    for _ in range(1000):
+        step()
+    first, _ = tracemalloc.get_traced_memory()
+    for _ in range(9000):
+        step()
+    second, _ = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    assert second - first < 100_000, (first, second)
+
+
+# ---------------------------------------------------------------- closed forms, hypergradients
+
+
+def test_closed_forms_match_numpy_and_the_ridge_hypergradient_matches_differences():
+    X, y = make_regression(40)
+    np.testing.assert_allclose(tm.linalg.normal_equations(X, y).numpy(), np.linalg.lstsq(X, y, rcond=None)[0], rtol=1e-10)
+    alpha = 2.5
+    np.testing.assert_allclose(tm.linalg.ridge(X, y, alpha).numpy(),
+                               np.linalg.solve(X.T @ X + alpha * np.eye(3), X.T @ y), rtol=1e-12)
+    X_val, y_val = make_regression(20)
+    y_val = y_val + rng.standard_normal(20)
+
+    def validation_loss(a):
+        return F.mse_loss(X_val @ tm.linalg.ridge(X, y, a), y_val)
+
+    def numpy_validation_loss(a):
+        w = np.linalg.solve(X.T @ X + float(a) * np.eye(3), X.T @ y)
+        return np.mean((X_val @ w - y_val) ** 2)
+
+    hypergradient = tm.grad(validation_loss)(alpha)
+    np.testing.assert_allclose(hypergradient, central_jacobian(numpy_validation_loss, [np.array(alpha)])[0, 0],
+                               rtol=1e-6)
