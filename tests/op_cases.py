@@ -263,6 +263,8 @@ CASES += [
     Case("outer", tm.outer, [(3,), (2, 2)], lambda a, b: a[:, None] * b.reshape(-1)[None, :]),
     Case("vdot", tm.vdot, [(2, 3), (3, 2)], lambda a, b: (a.reshape(-1) * b.reshape(-1)).sum()),
     Case("dot", lambda a, b: tm.dot(a, b), [(2, 3, 4), (4, 2)], lambda a, b: np.einsum("ijk,kl->ijl", a, b), label="nd"),
+    Case("linear", tm.linear, [(2, 5, 3), (4, 3), (4,)], lambda x, w, b: np.einsum("bij,kj->bik", x, w) + b),
+    Case("linear", tm.linear, [(3,), (4, 3)], lambda x, w: w @ x, label="vector-no-bias"),
     Case("kron", tm.kron, [(2, 3), (2, 2)], lambda a, b: np.block([[a[i, j] * b for j in range(3)] for i in range(2)])),
     Case("cross", tm.cross, [(2, 3), (3,)], lambda a, b: np.stack([a[:, 1] * b[2] - a[:, 2] * b[1],
                                                                   a[:, 2] * b[0] - a[:, 0] * b[2],

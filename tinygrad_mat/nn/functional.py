@@ -46,11 +46,12 @@ def _reduce(loss, reduction, name, sample_weight=None, denominator=None):
         denominator = float(w.sum()) * per_sample if denominator is None else denominator
     if reduction == "none":
         return loss
+    if reduction == "mean" and denominator is None:
+        return F.mean(loss)
     total = F.sum(loss)
     if reduction == "sum":
         return total
-    count = float(loss.size) if denominator is None else denominator
-    return total / count
+    return total / denominator
 
 
 def _pair(input, target, name):
@@ -103,7 +104,7 @@ def huber_loss(input, target, reduction="mean", delta=1.0, weight=None, sample_w
 
 def _check_binary_target(target, name):
     t = _values(target)
-    if t.size and ((t < 0).any() or (t > 1).any() or not np.isfinite(t).all()):
+    if t.size and not 0.0 <= t.min() <= t.max() <= 1.0:  # also false for NaN
         raise ValueError(f"{name}: targets must lie in [0, 1]")
 
 
@@ -112,12 +113,13 @@ def binary_cross_entropy_with_logits(input, target, weight=None, reduction="mean
     """−[p·y·log σ(x) + (1 − y)·log(1 − σ(x))] through softplus (stable at ±1000), with ``pos_weight``
     p on the positive class, as PyTorch's."""
     input, target = _pair(input, target, "binary_cross_entropy_with_logits")
-    _check_binary_target(target, "binary_cross_entropy_with_logits")
-    positive = F.softplus(-input)  # −log σ(x)
-    negative = F.softplus(input)   # −log(1 − σ(x))
-    if pos_weight is not None:
-        positive = positive * pos_weight
-    loss = target * positive + (1.0 - target) * negative
+    # (1 − y)·softplus(x) + p·y·softplus(−x) = (1 + (p − 1)y)·softplus(x) − p·y·x, as softplus(−x) =
+    # softplus(x) − x: fewer ops, the same value, and the exact gradient σ(x)(1 + (p − 1)y) − p·y.
+    if pos_weight is None:
+        loss = F.softplus(input) - target * input
+    else:
+        weighted = pos_weight * target
+        loss = (1.0 + weighted - target) * F.softplus(input) - weighted * input
     return _reduce(_elementwise_weight(loss, weight), reduction, "binary_cross_entropy_with_logits", sample_weight)
 
 

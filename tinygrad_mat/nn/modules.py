@@ -158,8 +158,7 @@ class Linear(Module):
         self.bias = random.uniform(-bound, bound, (out_features,), dtype=dtype, requires_grad=True) if bias else None
 
     def forward(self, x):
-        out = F.matmul(x, self.weight.mT)
-        return out if self.bias is None else out + self.bias
+        return F.linear(x, self.weight, self.bias)
 
     def extra_repr(self):
         return f"in_features={self.in_features}, out_features={self.out_features}, bias={self.bias is not None}"

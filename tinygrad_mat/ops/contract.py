@@ -302,3 +302,45 @@ class MatrixPower(Composite):
             if n:
                 a = xp.matmul(a, a)
         return result
+
+
+@register
+class LinearMap(Op):
+    """x Wᵀ + b, as ``torch.nn.functional.linear``: one op for a linear layer (W of shape
+    (out_features, in_features), b optional and broadcast over the leading axes of x)."""
+
+    name = "linear"
+    vjp_text = "X̄ = Z̄ W,  W̄ = Z̄ᵀ X (summed over the leading axes),  b̄ = Z̄ summed over the leading axes"
+    jvp_text = "Ż = Ẋ Wᵀ + X Ẇᵀ + ḃ"
+    source = "The Matrix Cookbook, eq. 69 (matmul), with the transpose folded in"
+
+    def prepare(self, input, weight, bias=None):
+        if ndim_of(weight) != 2:
+            raise ShapeError(f"linear: weight must be a matrix (out_features, in_features), got shape {shape_of(weight)}")
+        return ((input, weight) if bias is None else (input, weight, bias)), {}
+
+    def forward(self, x, w, b=None):
+        if x.shape[-1] != w.shape[1]:
+            raise ShapeError(f"linear: input has {x.shape[-1]} features, weight expects {w.shape[1]} "
+                             f"(shapes {x.shape} and {w.shape})")
+        out = x @ w.T
+        return out if b is None else out + b
+
+    def vjp(self, xp, g, inputs, out, needs):
+        x, w = inputs[0], inputs[1]
+        gx = g @ w if needs[0] else None
+        gw = None
+        if needs[1]:
+            rows = xp.reshape(g, (-1, g.shape[-1])) if g.ndim != 2 else g
+            cols = xp.reshape(x, (-1, x.shape[-1])) if x.ndim != 2 else x
+            gw = rows.mT @ cols if rows.ndim == 2 else xp.einsum("i,j->ij", rows, cols)
+        grads = [gx, gw]
+        if len(inputs) == 3:
+            grads.append(g if needs[2] else None)  # summed back to b's shape by the engine
+        return tuple(grads)
+
+    def jvp(self, xp, tangents, inputs, out):
+        x, w = inputs[0], inputs[1]
+        dx, dw = tangents[0], tangents[1]
+        total = add_optional(None if dx is None else dx @ w.mT, None if dw is None else x @ dw.mT)
+        return add_optional(total, tangents[2] if len(inputs) == 3 else None)
