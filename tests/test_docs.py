@@ -98,3 +98,10 @@ def test_readme_custom_rule_example_runs():
     namespace = {"np": np, "tm": tinygrad_mat}
     exec(compile(example.replace("tm.grad(", "result = tm.grad(", 1), "README custom rule", "exec"), namespace)
     np.testing.assert_array_equal(namespace["result"], [1.0, 1.0])
+
+
+def test_readme_training_example_runs(capsys):
+    text = README.read_text(encoding="utf-8")
+    example = text.split("## Training small models")[1].split("```python\n")[1].split("```")[0]
+    exec(compile(example, "README training example", "exec"), {})
+    assert float(capsys.readouterr().out.strip()) < 0.25  # log 3 ≈ 1.1 at the start

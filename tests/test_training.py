@@ -223,3 +223,30 @@ def test_closed_forms_match_numpy_and_the_ridge_hypergradient_matches_difference
     hypergradient = tm.grad(validation_loss)(alpha)
     np.testing.assert_allclose(hypergradient, central_jacobian(numpy_validation_loss, [np.array(alpha)])[0, 0],
                                rtol=1e-6)
+
+
+class IncreasingIndexOnly:
+    """Behaves as an h5py dataset does: slices, or integer lists in increasing order, nothing else."""
+
+    def __init__(self, array):
+        self.array = array
+
+    def __len__(self):
+        return len(self.array)
+
+    def __getitem__(self, index):
+        if not isinstance(index, slice):
+            index = np.asarray(index)
+            if index.ndim != 1 or np.any(np.diff(index) <= 0):
+                raise TypeError("indices must be increasing (as h5py requires)")
+        return self.array[index]
+
+
+def test_dataloader_reads_h5py_like_data_in_increasing_order():
+    X, y = np.arange(40.0).reshape(20, 2), np.arange(20)
+    loader = tm.data.DataLoader(IncreasingIndexOnly(X), IncreasingIndexOnly(y), batch_size=6, shuffle=True, seed=3)
+    seen = []
+    for Xb, yb in loader:
+        np.testing.assert_array_equal(Xb[:, 0], 2 * yb)
+        seen.extend(yb.tolist())
+    assert sorted(seen) == list(range(20)) and seen != sorted(seen)
