@@ -105,3 +105,12 @@ def test_readme_training_example_runs(capsys):
     example = text.split("## Training small models")[1].split("```python\n")[1].split("```")[0]
     exec(compile(example, "README training example", "exec"), {})
     assert float(capsys.readouterr().out.strip()) < 0.25  # log 3 ≈ 1.1 at the start
+
+
+def test_readme_graph_listing_is_what_the_code_prints(capsys):
+    text = README.read_text(encoding="utf-8")
+    block = text.split("**The graph as data.**")[1].split("```python\n")[1].split("```")[0]
+    code = "\n".join(line for line in block.splitlines() if not line.startswith("#"))
+    expected = [line[2:] for line in block.splitlines() if line.startswith("# ")]
+    exec(compile(code, "README graph example", "exec"), {"tm": tinygrad_mat})
+    assert capsys.readouterr().out.splitlines() == expected

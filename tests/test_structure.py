@@ -15,7 +15,7 @@ ROOT = Path(__file__).resolve().parents[1]
 
 # Lower layers first; a module may import only from its own layer or below (and never in a cycle).
 LAYERS = [
-    {"errors", "modes", "arraylock"},
+    {"errors", "modes", "arraylock", "observe"},
     {"kernels"},
     {"dispatch"},
     {"ops"},
@@ -25,7 +25,7 @@ LAYERS = [
     {"functions", "creation", "random"},
     {"functional", "jacobians", "custom"},
     {"nn", "optim", "data", "metrics", "linalg"},
-    {"train", "sklearn"},
+    {"train", "sklearn", "inspection"},
     {"demo", "readme", "__init__", "__main__"},
 ]
 LAYER_OF = {name: i for i, names in enumerate(LAYERS) for name in names}

@@ -24,12 +24,16 @@ from .jacobians import hessian, hvp, jacfwd, jacobian, jacrev
 from .modes import enable_grad, is_grad_enabled, no_grad, set_grad_enabled
 from .tensor import Tensor
 from .train import EarlyStopping, History, train
+from .inspection import (
+    AnomalyError, GradcheckError, check_graph, detect_anomaly, explain, gradcheck, graph, track_sites,
+)
 
 __version__ = "0.1.0"
 
 __all__ = [
     "Tensor", *_function_names, *_creation_names, "random", "nn", "optim", "data", "linalg", "metrics",
     "train", "History", "EarlyStopping",
+    "graph", "explain", "gradcheck", "check_graph", "detect_anomaly", "track_sites", "AnomalyError", "GradcheckError",
     "grad", "value_and_grad", "vjp", "jvp", "jacobian", "jacfwd", "jacrev", "hessian", "hvp",
     "custom_vjp", "custom_jvp",
     "no_grad", "enable_grad", "set_grad_enabled", "is_grad_enabled",

@@ -9,10 +9,11 @@ A "tensor" here is anything with ``_node``, ``_data`` and ``requires_grad``.
 """
 import heapq
 import itertools
+import time
 
 import numpy as np
 
-from . import arraylock, modes
+from . import arraylock, modes, observe
 from .errors import GraphError, RuleError, in_rule
 
 _state = modes.state
@@ -35,7 +36,8 @@ class Node:
     grad then. A node never references its output Tensor, so graphs hold no reference cycles.
     """
 
-    __slots__ = ("op", "inputs", "saved", "out", "params", "needs", "seq", "pending")
+    __slots__ = ("op", "inputs", "saved", "out", "params", "needs", "seq", "pending", "site")
+    # ``site`` is set only under tm.track_sites() / tm.detect_anomaly(): an unset slot costs nothing.
     locks = None
 
     def __init__(self, op, inputs, saved, out, params, needs):
@@ -122,6 +124,20 @@ def released_error(node):
     )
 
 
+def _watched_rule(observers, node, tensor, xp, g, inputs, out, needs):
+    """A rule run with observers watching: timed, and shown to each."""
+    op, params = node.op, node.params or {}
+    started = time.perf_counter()
+    try:
+        cotangents = op.vjp(xp, g, inputs, out, needs, **params)
+    except Exception as error:
+        raise in_rule(op.name, "backward", error) from error
+    seconds = time.perf_counter() - started
+    for observer in observers:
+        observer.backward(node, tensor, g, cotangents, seconds)
+    return cotangents
+
+
 def propagate(root, seed, xp, targets=None, retain_graph=False, create_graph=False, created_after=-1):
     """Push ``seed`` from ``root`` back through the graph, running rules in namespace ``xp``.
 
@@ -141,6 +157,8 @@ def propagate(root, seed, xp, targets=None, retain_graph=False, create_graph=Fal
     tensor = root
     following = None
     reached = {}
+    observers = _state.observers  # tools watching (explain, anomaly): empty, nothing more is done
+    hooks = observe.hooked()
     grad_mode = _state.grad
     _state.grad = create_graph  # a recorded backward records; a plain one must not
     try:
@@ -148,6 +166,8 @@ def propagate(root, seed, xp, targets=None, retain_graph=False, create_graph=Fal
             node = tensor._node
             g = node.pending
             node.pending = None
+            if hooks:  # the gradient of an intermediate: its hooks may replace it, retain_grad keeps it
+                g = observe.run_hooks(tensor, g)
             parents = node.inputs
             if targets is None:
                 needs = node.needs
@@ -165,14 +185,17 @@ def propagate(root, seed, xp, targets=None, retain_graph=False, create_graph=Fal
                 else:
                     inputs, out = node.saved, node.out
                 op = node.op
-                try:
-                    params = node.params
-                    if params:
-                        cotangents = op.vjp(xp, g, inputs, out, needs, **params)
-                    else:
-                        cotangents = op.vjp(xp, g, inputs, out, needs)
-                except Exception as error:
-                    raise in_rule(op.name, "backward", error) from error
+                if observers:
+                    cotangents = _watched_rule(observers, node, tensor, xp, g, inputs, out, needs)
+                else:
+                    try:
+                        params = node.params
+                        if params:
+                            cotangents = op.vjp(xp, g, inputs, out, needs, **params)
+                        else:
+                            cotangents = op.vjp(xp, g, inputs, out, needs)
+                    except Exception as error:
+                        raise in_rule(op.name, "backward", error) from error
                 if len(cotangents) != len(parents):
                     raise RuleError(
                         f"{op.name} (backward): the rule returned {len(cotangents)} cotangents for "

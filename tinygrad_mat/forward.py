@@ -48,6 +48,8 @@ def propagate(op, inputs, out, params, xp):
                 raise in_rule(op.name, "forward mode", error) from error
         if tangent is not None:
             out._tangents[level] = tangent
+            for observer in _state.observers:
+                observer.tangent(op, inputs, out, tangent, level)
     if not out._tangents:
         out._tangents = None
 

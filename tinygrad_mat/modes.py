@@ -15,6 +15,7 @@ class _State(threading.local):
     grad = True
     ceiling = INFINITE_LEVEL
     transforms = ()  # the active transforms, innermost last (ActiveTransform records)
+    observers = ()   # tools watching ops and rules (see tinygrad_mat.observe)
 
 
 state = _State()
@@ -139,3 +140,14 @@ def transform(name, start, level=None):
 def inside_transform():
     """True while a functional transform (grad, vjp, jvp, jacobian, hessian, ...) runs in this thread."""
     return bool(state.transforms)
+
+
+@contextlib.contextmanager
+def observing(observer):
+    """Add ``observer`` to this thread's observers inside a ``with`` block."""
+    previous = state.observers
+    state.observers = previous + (observer,)
+    try:
+        yield observer
+    finally:
+        state.observers = previous

@@ -16,7 +16,7 @@ import threading
 
 import numpy as np
 
-from . import arraylock, engine, forward, modes, namespaces, numpy_protocol
+from . import arraylock, engine, forward, modes, namespaces, numpy_protocol, observe
 from .errors import DTypeError, GraphError, ShapeError, TracedValueError
 from .ops import REGISTRY
 from .ops.base import values_of
@@ -192,6 +192,9 @@ def apply(op, args, params=_NO_PARAMS):
             result._node = engine.LockingNode(op, operands, arrays, out, params, needs, to_lock)
     if has_tangents:
         forward.propagate(op, operands, result, params, TensorNS)
+    if _state.observers:  # tools watching (explain, anomaly detection, sites): off, one check
+        for observer in _state.observers:
+            observer.forward(op, operands, arrays, result)
     return result
 
 
@@ -341,6 +344,58 @@ class Tensor:
     def op(self):
         """Name of the op that made this tensor in the recorded graph, or None for a leaf."""
         return None if self._node is None else self._node.op.name
+
+    @property
+    def inputs(self):
+        """The op's operands (Tensors, or the constants it used) in the recorded graph; () for a leaf
+        or once backward() has released the graph."""
+        node = self._node
+        return () if node is None or node.inputs is None else tuple(node.inputs)
+
+    @property
+    def creation_site(self):
+        """"file:line in function" of the user's code that made this tensor, when it was made under
+        ``tm.track_sites()`` or ``tm.detect_anomaly()``; else None."""
+        return None if self._node is None else observe.site_of(self._node)
+
+    def register_hook(self, hook):
+        """Call ``hook(grad)`` when this tensor's gradient is computed, as PyTorch's: it may return a
+        replacement gradient. Returns a handle whose ``remove()`` takes the hook away.
+
+        >>> import tinygrad_mat as tm
+        >>> x = tm.tensor([1.0, 2.0], requires_grad=True)
+        >>> y = x * 3
+        >>> handle = y.register_hook(lambda g: g * 0)      # cut the gradient through y
+        >>> (y.sum() + x.sum()).backward(); x.grad
+        Tensor([1., 1.])
+        """
+        if not self.requires_grad:
+            raise GraphError("register_hook: this tensor does not require grad, so no gradient reaches it")
+
+        def on_gradient(g):
+            seen = g if isinstance(g, Tensor) else Tensor._wrap(np.array(g))
+            replaced = hook(seen)
+            if replaced is None:
+                return None
+            replaced = replaced if isinstance(replaced, Tensor) else Tensor._wrap(np.array(replaced))
+            if replaced.shape != seen.shape:
+                raise ShapeError(f"register_hook: the hook returned shape {replaced.shape}, the gradient has {seen.shape}")
+            return replaced if isinstance(g, Tensor) else replaced._data
+
+        return observe.add_hook(self, on_gradient)
+
+    def retain_grad(self):
+        """Keep this intermediate's gradient in ``.grad`` after backward (leaves keep theirs anyway)."""
+        if self._node is None:
+            return
+        if not self.requires_grad:
+            raise GraphError("retain_grad: this tensor does not require grad")
+
+        def store(g):
+            g = g if isinstance(g, Tensor) else Tensor._wrap(np.array(g))
+            self._grad = g if self._grad is None else Tensor._wrap(self._grad._data + g._data)
+
+        observe.retain(self, store)
 
     # -------------------------------------------------------------- values out
     def _values(self, what):
@@ -576,6 +631,8 @@ def _seed(root, cotangent, create_graph, opname):
 def _accumulate(reached, create_graph):
     """Add each leaf's cotangent into its ``.grad``: all checked first, then all written, under one
     lock, so that threads never lose an update and an error leaves no gradient half-updated."""
+    if observe.hooked():  # a leaf's hooks see its whole gradient of this pass, before accumulation
+        reached = [[leaf, _unwrapped(observe.run_hooks(leaf, g), create_graph), seen] for leaf, g, seen in reached]
     with _accumulate_lock:
         for leaf, g, seen in reached:  # every check before any write
             data = leaf._data
@@ -598,6 +655,13 @@ def _accumulate(reached, create_graph):
             wrapped.requires_grad = False
             wrapped._grad = wrapped._node = wrapped._tangents = None
             leaf._grad = wrapped
+
+
+def _unwrapped(g, create_graph):
+    """A hook's result as the engine carries it: an array, or a Tensor in a recorded pass."""
+    if create_graph:
+        return g if isinstance(g, Tensor) else Tensor._wrap(np.array(g))
+    return g._data if isinstance(g, Tensor) else np.asarray(g)
 
 
 def gradients(output, inputs, cotangent=None, retain_graph=None, create_graph=False, created_after=-1):

@@ -1,0 +1,195 @@
+"""Tools for studying backprop: the graph as text and DOT, the narrated pass, gradient checks, hooks,
+anomaly detection and the notes' identities on the command line."""
+import importlib.util
+import json
+import re
+import shutil
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+import tinygrad_mat as tm
+
+
+def two_op_graph():
+    X = tm.tensor(np.arange(6.0).reshape(2, 3))
+    W = tm.tensor(np.ones((3, 2)), requires_grad=True)
+    return X, W, (X @ W).sum()
+
+
+# ---------------------------------------------------------------- the graph as data
+
+
+def test_graph_text_lists_the_nodes_like_a_program():
+    X, W, y = two_op_graph()
+    g = tm.graph(y, names={"X": X, "W": W})
+    assert str(g).splitlines() == [
+        "X : (2, 3)",
+        "W : (3, 2) (requires grad)",
+        "%1 = matmul(X : (2, 3), W : (3, 2)) -> (2, 2)",
+        "%2 = sum(%1 : (2, 2)) -> ()",
+    ]
+    assert g.text(rules=True).splitlines()[2].endswith("# reverse: Ā = Z̄ Bᵀ,  B̄ = Aᵀ Z̄   forward: Ż = Ȧ B + A Ḃ")
+    assert [n.op for n in g] == ["matmul", "sum"] and g.nodes[0].inputs == ["X", "W"]
+    assert y.op == "sum" and y.inputs[0].op == "matmul" and y.inputs[0].inputs[1] is W
+
+
+def test_graph_captures_the_cotangent_reaching_each_node_and_writes_dot():
+    X, W, y = two_op_graph()
+    g = tm.graph(y, names={"X": X, "W": W})
+    with g.capture():
+        y.backward()
+    np.testing.assert_array_equal(g.nodes[0].cotangent, np.ones((2, 2)))
+    dot = g.to_dot(show_values=True, show_grads=True)
+    assert dot.startswith("digraph tinygrad_mat {") and dot.rstrip().endswith("}")
+    for expected in ('"X" -> "%1";', '"W" -> "%1";', '"%1" -> "%2";', "cotangent [[1., 1.],", "grad [[3., 3.],"):
+        assert expected in dot, expected
+    with pytest.raises(ValueError, match="already released by backward"):
+        tm.graph(y)
+
+
+@pytest.mark.skipif(shutil.which("dot") is None, reason="Graphviz's dot program is not installed (apt-get install graphviz)")
+def test_dot_is_accepted_by_graphviz(tmp_path):
+    _, _, y = two_op_graph()
+    source = tmp_path / "g.dot"
+    source.write_text(tm.graph(y).to_dot(show_values=True))
+    result = subprocess.run(["dot", "-Tsvg", str(source)], capture_output=True, text=True)
+    assert result.returncode == 0 and "<svg" in result.stdout, result.stderr
+
+
+# ---------------------------------------------------------------- the narrated pass
+
+
+def test_explain_records_every_rule_with_shapes_norms_and_times():
+    X, W, y = two_op_graph()
+    with tm.explain() as log:
+        y.backward()
+    assert [r["op"] for r in log] == ["sum", "matmul"]
+    matmul = log[1]
+    assert matmul["in_shape"] == (2, 2) and matmul["out_shapes"] == [None, (3, 2)]
+    assert matmul["out_norms"][1] == pytest.approx(np.linalg.norm(X.numpy().T @ np.ones((2, 2))))
+    assert all(r["seconds"] >= 0 for r in log) and log.total_seconds >= 0
+    line = log.lines()[1]
+    assert re.match(r"matmul %1 +Ā = Z̄ Bᵀ,  B̄ = Aᵀ Z̄   Z̄ \(2, 2\) ‖2‖ → 1: \(3, 2\) ‖12\.88‖   [0-9.]+ ms", line), line
+
+
+def test_explain_narrates_forward_mode_too():
+    with tm.explain() as log:
+        tm.jvp(lambda x: tm.exp(x * 2.0), (np.ones(2),), (np.ones(2),))
+    assert [(r["direction"], r["op"]) for r in log] == [("forward", "mul"), ("forward", "exp")]
+
+
+# ---------------------------------------------------------------- gradient checks
+
+
+def test_gradcheck_passes_right_derivatives_and_shows_wrong_ones():
+    A = np.random.default_rng(0).standard_normal((3, 3))
+    assert tm.gradcheck(lambda a: tm.logdet(a @ a.mT + np.eye(3)), A, order=2)
+    assert tm.gradcheck(lambda a, b: tm.sum(tm.solve(a + 3 * np.eye(3), b) ** 2), A, np.ones((3, 2)), modes=("rev",))
+
+    @tm.custom_vjp
+    def wrong_square(x):
+        return x * x
+
+    wrong_square.defvjp(lambda x: (x * x, x), lambda x, g: (3.0 * g * x,))
+    with pytest.raises(tm.GradcheckError, match=r"gradcheck, reverse mode \(order 1\): got .*central differences give"):
+        tm.gradcheck(lambda x: tm.sum(wrong_square(x)), np.ones(3), modes=("rev",))
+
+
+def test_check_graph_finds_and_names_a_wrong_custom_op_inside_a_larger_computation():
+    @tm.custom_vjp
+    def wrong_square(x):
+        return x * x
+
+    wrong_square.defvjp(lambda x: (x * x, x), lambda x, g: (3.0 * g * x,))
+    with tm.track_sites():
+        x = tm.tensor([0.3, -1.2, 2.0], requires_grad=True)
+        hidden = tm.sin(x) @ np.ones((3, 3))
+        y = tm.exp(wrong_square(hidden)).sum()  # the wrong op, between right ones
+    with pytest.raises(tm.GradcheckError, match=r"the reverse rule of node %3 \(wrong_square\), created at .*test_inspection\.py:\d+"):
+        tm.check_graph(y)
+    with tm.track_sites():
+        fine = (tm.exp(tm.sin(x) @ np.ones((3, 3))) * 2.0).sum()
+    assert tm.check_graph(fine) == 5
+
+
+# ---------------------------------------------------------------- hooks
+
+
+def hooked_graph(lib, tensor):
+    """A graph where hooks replace gradients: x → y = 3x (hook ×2, retained) → z = y·y + x."""
+    calls = []
+    x = tensor([1.0, 2.0])
+    y = x * 3
+    y.retain_grad()
+    y.register_hook(lambda g: calls.append(("y first", g.tolist())) or g * 2)
+    y.register_hook(lambda g: calls.append(("y second", g.tolist())))
+    x.register_hook(lambda g: calls.append(("x", g.tolist())) or g + 1)
+    (y * y + x).sum().backward()
+    return x.grad.tolist(), y.grad.tolist(), calls
+
+
+def test_hooks_replace_gradients_in_order_and_retain_grad_keeps_the_final_one():
+    x_grad, y_grad, calls = hooked_graph(tm, lambda v: tm.tensor(v, requires_grad=True))
+    # y's gradient 2y = [6, 12] doubled by the first hook; x gets 3·[12, 24] + 1, then its hook adds 1
+    assert calls == [("y first", [6.0, 12.0]), ("y second", [12.0, 24.0]), ("x", [37.0, 73.0])]
+    assert y_grad == [12.0, 24.0] and x_grad == [38.0, 74.0]
+    handle_x = tm.tensor([1.0], requires_grad=True)
+    handle = handle_x.register_hook(lambda g: g * 100)
+    handle.remove()
+    (handle_x * 2).sum().backward()
+    assert handle_x.grad.tolist() == [2.0]
+
+
+@pytest.mark.skipif(importlib.util.find_spec("torch") is None,
+                    reason="PyTorch is an optional oracle (pip install torch==2.13.0); the expected values above stand")
+def test_hooks_behave_as_pytorchs_on_the_same_graph():
+    import torch
+
+    ours = hooked_graph(tm, lambda v: tm.tensor(v, requires_grad=True))
+    theirs = hooked_graph(torch, lambda v: torch.tensor(v, dtype=torch.float64, requires_grad=True))
+    assert ours == theirs
+
+
+# ---------------------------------------------------------------- anomaly detection
+
+
+def test_detect_anomaly_names_the_op_the_direction_and_the_line():
+    with tm.detect_anomaly(), np.errstate(divide="ignore"):
+        with pytest.raises(tm.AnomalyError, match=r"log \(forward\) produced inf from finite inputs; created at .*test_inspection\.py:\d+"):
+            tm.log(tm.tensor([0.0, 1.0], requires_grad=True))
+        x = tm.tensor([0.0, 4.0], requires_grad=True)
+        y = tm.sqrt(x).sum()
+        with np.errstate(divide="ignore"), pytest.raises(
+            tm.AnomalyError, match=r"sqrt \(backward\) produced inf in the cotangent of input 0 .* created at .*test_inspection\.py:\d+"):
+            y.backward()
+    with np.errstate(divide="ignore"):
+        tm.log(tm.tensor([0.0]))  # outside: nothing checks, nothing raises
+    with tm.detect_anomaly():
+        tm.log(tm.tensor([np.nan]))  # NaN in, NaN out: not this op's doing
+
+
+# ---------------------------------------------------------------- the command line
+
+
+def test_identities_on_the_command_line():
+    out = subprocess.run([sys.executable, "-m", "tinygrad_mat", "identities", "--json"], capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    results = json.loads(out.stdout)
+    assert [r["id"] for r in results] == [f"N{i}" for i in range(1, 18)] + [f"R{i}" for i in range(1, 11)]
+    assert all(r["status"] == "ok" for r in results), [r for r in results if r["status"] != "ok"]
+    ops = subprocess.run([sys.executable, "-m", "tinygrad_mat", "ops"], capture_output=True, text=True, check=True).stdout
+    assert "| matmul | `a @ b`" in ops and "| softmax |" in ops
+
+
+def test_the_readme_picture_script_runs(tmp_path):
+    from pathlib import Path
+
+    script = Path(__file__).resolve().parents[1] / "examples" / "draw_graph.py"
+    out = subprocess.run([sys.executable, str(script), str(tmp_path / "graph.png")], capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    assert "%1 = matmul(X : (3, 2), w : (2,)) -> (3,)" in out.stdout
+    produced = list(tmp_path.iterdir())
+    assert produced and produced[0].stat().st_size > 0
