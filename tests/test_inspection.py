@@ -46,6 +46,8 @@ def test_graph_captures_the_cotangent_reaching_each_node_and_writes_dot():
     assert dot.startswith("digraph tinygrad_mat {") and dot.rstrip().endswith("}")
     for expected in ('"X" -> "%1";', '"W" -> "%1";', '"%1" -> "%2";', "cotangent [[1., 1.],", "grad [[3., 3.],"):
         assert expected in dot, expected
+    html = g._repr_html_()
+    assert html.startswith("<svg") or html.startswith("<?xml") or ("%1 = matmul" in html)
     with pytest.raises(ValueError, match="already released by backward"):
         tm.graph(y)
 

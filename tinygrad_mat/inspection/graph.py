@@ -178,6 +178,12 @@ class Graph:
         except Exception:  # no Graphviz: the notebook falls back to the text
             return None
 
+    def _repr_html_(self):
+        svg = self._repr_svg_()
+        if svg is not None:
+            return svg
+        return "<pre>" + self.text(rules=True).replace("&", "&amp;").replace("<", "&lt;") + "</pre>"
+
 
 def graph(y, names=None):
     """The graph behind ``y`` as data: ``print(tm.graph(y))`` lists it like a program.
