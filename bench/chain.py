@@ -3,6 +3,8 @@
 Each ``make_*`` returns a function that runs one full step (forward, backward, gradients of the ten
 parameter matrices) so that the benchmarks time the same work side by side.
 """
+import os
+
 import numpy as np
 
 N_OPS = 10
@@ -67,7 +69,7 @@ def make_tinygrad_mat(x0, params):
 def make_torch(x0, params):
     import torch
 
-    torch.set_num_threads(1)
+    torch.set_num_threads(int(os.environ.get("OMP_NUM_THREADS", "1")))  # bench/run.py --threads
     x = torch.tensor(x0)
     return _eager_step(x, [torch.tensor(w, requires_grad=True) for w in params], torch.ones_like(x))
 
