@@ -20,11 +20,8 @@ _state = modes.state
 # Every node gets the next number: a node depends only on nodes made before it, so descending
 # numbers are a topological order of any graph.
 _sequence = itertools.count()
-
-
-def next_sequence_number():
-    """The number the next node will get; nodes made later compare greater."""
-    return next(_sequence)
+# Takes a number (a C call, no Python frame): every node made after it compares greater.
+next_sequence_number = _sequence.__next__
 
 
 class Node:

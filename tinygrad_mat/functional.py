@@ -198,8 +198,9 @@ def vjp(f, *primals, has_aux=False, _name="vjp", **kwargs):
     return value, vjp_fn
 
 
-def _forward_handle(primal, tangent, level, index, name):
-    """A Tensor for ``primal`` inside one jvp, carrying ``tangent`` at ``level``."""
+def _forward_handle(primal, tangent, level, index, name, batch=None, arrays=False):
+    """A Tensor for ``primal`` inside one jvp, carrying ``tangent`` at ``level`` (with ``batch``, a
+    leading axis of that many directions; with ``arrays``, as a plain numpy array)."""
     if isinstance(primal, Tensor) and primal.requires_grad and modes.is_grad_enabled():
         handle = apply(OPS["alias"], (primal,))  # stays connected for an outer reverse pass
     elif isinstance(primal, Tensor):
@@ -207,11 +208,17 @@ def _forward_handle(primal, tangent, level, index, name):
         handle._tangents = dict(primal._tangents) if primal._tangents else None
     else:
         handle = as_tensor(primal, name)
-    tangent = as_tensor(tangent, name)
-    if tangent.shape != handle.shape:
-        raise ShapeError(f"{name}: tangent {index} has shape {tangent.shape}, but its primal has shape {handle.shape}")
-    if tangent.dtype != handle.dtype:
-        tangent = TensorNS.astype(tangent, handle.dtype)
+    expected = handle.shape if batch is None else (batch,) + handle.shape
+    if arrays:
+        tangent = np.array(tangent._data if isinstance(tangent, Tensor) else tangent, dtype=handle.dtype)
+        tangent.setflags(False)
+    else:
+        tangent = as_tensor(tangent, name)
+        if tangent.dtype != handle.dtype and tangent.shape == expected:
+            tangent = TensorNS.astype(tangent, handle.dtype)
+    if tangent.shape != expected:
+        raise ShapeError(f"{name}: tangent {index} has shape {tangent.shape}, but its primal has shape {handle.shape}"
+                         + (f" (with a batch of {batch} directions: {expected})" if batch is not None else ""))
     handle._tangents = dict(handle._tangents or {})
     handle._tangents[level] = tangent
     return handle
@@ -233,22 +240,46 @@ def jvp(f, primals, tangents, has_aux=False, _name="jvp", **kwargs):
         raise TypeError(f"{_name}: primals and tangents must be tuples (or lists), e.g. jvp(f, (x,), (v,))")
     if len(primals) != len(tangents):
         raise ValueError(f"{_name}: {len(primals)} primals but {len(tangents)} tangents")
+    return _jvp(f, primals, tangents, has_aux, _name, kwargs)
+
+
+def _jvp(f, primals, tangents, has_aux, name, kwargs, batch=None):
+    """``jvp``; with ``batch``, each tangent has a leading axis of that many directions, pushed through
+    f in one pass, and the output tangent has it too (jacfwd, hessian)."""
     numpy_mode = _numpy_mode(tuple(primals) + tuple(tangents))
+    # Plain-array tangents are safe only where nothing can differentiate them again: numpy in (so
+    # numpy out) and no transform around this one. Inside, nested transforms make their own levels.
+    arrays = numpy_mode
     level = modes.new_level()
-    # A jvp started inside a forward rule (a custom op's) runs under that rule's ceiling, which is
-    # below this new level: lift it, or this level's tangent would silently be dropped.
-    with modes.transform(_name, engine.next_sequence_number(), level), modes.ceiling(modes.INFINITE_LEVEL):
-        handles = [_forward_handle(p, t, level, i, _name) for i, (p, t) in enumerate(zip(primals, tangents))]
-        out, aux = split_aux(f(*handles, **kwargs), has_aux, _name)
-        out = function_output(out, _name)
+    state = modes.state
+    saved = (state.transforms, state.ceiling, state.levels)
+    # Set by hand rather than with three context managers (this is on every jvp's path): the
+    # transform record (traced-value checks), the ceiling lifted to infinity (a jvp started inside a
+    # forward rule, a custom op's, would otherwise run under that rule's ceiling, below its own new
+    # level, and its tangent would silently be dropped), and how this level carries its tangents.
+    state.transforms = saved[0] + (modes.ActiveTransform(name, engine.next_sequence_number(), level),)
+    state.ceiling = modes.INFINITE_LEVEL
+    if batch is not None or arrays:
+        state.levels = {**saved[2], level: modes.LevelSpec(batch, arrays)}
+    try:
+        handles = [_forward_handle(p, t, level, i, name, batch, arrays)
+                   for i, (p, t) in enumerate(zip(primals, tangents))]
+        out, aux = split_aux(f(*handles, **kwargs), has_aux, name)
+        out = function_output(out, name)
+    finally:
+        state.transforms, state.ceiling, state.levels = saved
     tangent = out._tangents.get(level) if out._tangents else None
+    expected = out.shape if batch is None else (batch,) + out.shape
     if tangent is None:
-        tangent = Tensor._wrap(np.zeros(out.shape, dtype=out.dtype))
-    if out._tangents and level in out._tangents:
+        tangent = np.zeros(expected, dtype=out.dtype)
+    if not numpy_mode and out._tangents and level in out._tangents:
         with modes.ceiling(level):  # the caller sees the value without this jvp's tangent
             out = apply(OPS["alias"], (out,))
     if numpy_mode:
-        out, tangent = _to_numpy(out), _to_numpy(tangent)
+        out = _to_numpy(out)
+        tangent = np.array(tangent._data if isinstance(tangent, Tensor) else tangent)
+    elif not isinstance(tangent, Tensor):
+        tangent = Tensor._wrap(np.array(tangent))
     if has_aux:
         return out, tangent, export_aux(aux, numpy_mode)
     return out, tangent

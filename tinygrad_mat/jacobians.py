@@ -15,7 +15,7 @@ import numpy as np
 
 from . import functions, modes
 from .errors import ShapeError
-from .functional import _argnums, _numpy_mode, export_aux, function_output, grad, jvp, split_aux, vjp
+from .functional import _argnums, _jvp, _numpy_mode, export_aux, function_output, grad, jvp, split_aux, vjp
 from .tensor import Tensor
 
 LAYOUTS = ("numerator", "denominator")
@@ -63,9 +63,16 @@ def _numerator_reverse(f_x, x, lib, vec, name):
 
 
 def _numerator_forward(f_x, x, f_shape, lib, name):
+    """J from one forward pass carrying every basis direction at once (a batch of size(X) tangents):
+    the pass gives J eₖ for each k along a leading axis, which moves to the end."""
     x_value = _value(x)
-    columns = [jvp(f_x, (x,), (e,), _name=name)[1] for e in _bases(x_value.shape, x_value.dtype)]  # J eₖ
-    return _assemble(columns, -1, f_shape + x_value.shape, lib, x_value.dtype)
+    size = int(np.prod(x_value.shape, dtype=np.int64))
+    if size == 0:
+        return _assemble([], -1, f_shape + x_value.shape, lib, x_value.dtype)
+    directions = np.eye(size, dtype=x_value.dtype).reshape((size,) + x_value.shape)
+    columns = _jvp(f_x, (x,), (directions,), False, name, {}, batch=size)[1]  # (size, *F.shape)
+    moved = lib.moveaxis(columns, 0, -1)
+    return lib.reshape(moved, f_shape + x_value.shape)
 
 
 def _layout(J, f_ndim, x_ndim, layout, vec, lib):

@@ -16,6 +16,8 @@ class _State(threading.local):
     ceiling = INFINITE_LEVEL
     transforms = ()  # the active transforms, innermost last (ActiveTransform records)
     observers = ()   # tools watching ops and rules (see tinygrad_mat.observe)
+    levels = {}      # forward levels with a batch or plain-array tangents: {level: LevelSpec}
+    # (replaced, never changed in place: the class default is shared by every thread)
 
 
 state = _State()
@@ -28,24 +30,27 @@ def is_grad_enabled():
 
 
 class _GradMode:
-    """Sets grad mode on entering a ``with`` block and restores it on leaving; also a decorator."""
+    """Sets grad mode on entering a ``with`` block and restores it on leaving; also a decorator.
+    Entering twice before leaving (the same object nested) restores correctly too."""
 
-    def __init__(self, enabled):
-        self.enabled = bool(enabled)
-        self.previous = []
+    __slots__ = ("previous",)
+    enabled = True
 
     def __enter__(self):
-        self.previous.append(state.grad)
+        previous = self.previous
+        self.previous = (state.grad, previous)  # a linked stack: nested use of one object is safe
         state.grad = self.enabled
         return self
 
     def __exit__(self, *exc):
-        state.grad = self.previous.pop()
+        state.grad, self.previous = self.previous
 
     def __call__(self, fn):
+        cls = type(self)
+
         @functools.wraps(fn)
         def wrapper(*args, **kwargs):
-            with _GradMode(self.enabled):
+            with cls():
                 return fn(*args, **kwargs)
 
         return wrapper
@@ -77,7 +82,7 @@ class set_grad_enabled:
         state.grad = self.previous
 
 
-def no_grad():
+class no_grad(_GradMode):
     """Context manager (or decorator): ops inside record no graph, like ``torch.no_grad()``.
 
     >>> import tinygrad_mat as tm
@@ -87,12 +92,22 @@ def no_grad():
     >>> y.requires_grad
     False
     """
-    return _GradMode(False)
+
+    __slots__ = ()
+    enabled = False
+
+    def __init__(self):
+        self.previous = None
 
 
-def enable_grad():
+class enable_grad(_GradMode):
     """Context manager (or decorator): turn recording back on inside a ``no_grad()`` block."""
-    return _GradMode(True)
+
+    __slots__ = ()
+    enabled = True
+
+    def __init__(self):
+        self.previous = None
 
 
 # Forward mode: every jvp() gets a fresh level; tangents are stored per level on Tensors.
@@ -110,6 +125,33 @@ def ceiling(level):
 
 def new_level():
     return next(_levels)
+
+
+class LevelSpec:
+    """How one forward level carries its tangents. ``batch``: None, or B when each tangent has a
+    leading axis of B directions (jacfwd pushes every basis direction in one pass). ``arrays``: the
+    tangents are plain numpy arrays and rules run on arrays, which only the outermost level of a
+    computation no outer transform can differentiate may do (see ``functional.jvp``)."""
+
+    __slots__ = ("batch", "arrays")
+
+    def __init__(self, batch, arrays):
+        self.batch = batch
+        self.arrays = arrays
+
+
+@contextlib.contextmanager
+def forward_level(level, batch=None, arrays=False):
+    """Declare ``level``'s batch and tangent kind for the duration of a ``with`` block."""
+    previous = state.levels
+    if batch is None and not arrays:
+        yield
+        return
+    state.levels = {**previous, level: LevelSpec(batch, arrays)}
+    try:
+        yield
+    finally:
+        state.levels = previous
 
 
 class ActiveTransform:

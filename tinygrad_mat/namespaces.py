@@ -13,6 +13,7 @@ import inspect
 
 import numpy as np
 
+from . import fastnp
 from .ops import REGISTRY
 from .ops.base import Composite, Record
 
@@ -88,10 +89,14 @@ def numpy_namespace():
     ns.constant = np.asarray
     ns.as_result = np.asarray
     ns.is_tensor = lambda x: False
-    # Drop-in numpy functions where the signatures agree: the hot path of backward() skips prepare.
-    ns.reshape = np.reshape
-    ns.broadcast_to = np.broadcast_to
-    ns.transpose = np.transpose
+    # Drop-in functions where the signatures agree: the hot path of backward() skips prepare (and
+    # numpy's Python wrappers, see fastnp).
+    ns.reshape = fastnp.reshape
+    ns.broadcast_to = fastnp.broadcast_to
+    ns.transpose = fastnp.transpose
+    ns.sum_to = fastnp.sum_to
+    ns.sum = fastnp.sum
+    ns.mean = fastnp.mean
     ns.astype = lambda x, dtype: np.asarray(x).astype(dtype)
     return ns
 

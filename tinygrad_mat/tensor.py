@@ -24,6 +24,7 @@ from .ops.base import values_of
 _state = modes.state
 _new = object.__new__
 _Node = engine.Node
+_next_sequence = engine.next_sequence_number
 _NO_PARAMS = {}
 
 
@@ -149,12 +150,89 @@ def apply(op, args, params=_NO_PARAMS):
     grad mode is on and an input requires grad (locking the user's arrays it keeps), and propagates
     forward-mode tangents when an input carries any.
     """
+    # The hot path: operands that are Tensors, Python floats or float arrays (a caller's constant), no
+    # tangents. Everything else (conversions, forward mode) goes through _apply_general.
+    arrays = []
+    needs = []
+    record = False
+    user = None  # positions of the caller's own arrays
+    position = 0
+    for a in args:
+        if isinstance(a, Tensor):
+            if a._tangents is not None:
+                return _apply_general(op, args, params)
+            arrays.append(a._data)
+            if a.requires_grad:
+                needs.append(True)
+                record = True
+            else:
+                needs.append(False)
+        elif type(a) is float:
+            arrays.append(a)
+            needs.append(False)
+        elif type(a) is np.ndarray and a.dtype.char in "fd":
+            arrays.append(a)
+            needs.append(False)
+            user = (position,) if user is None else user + (position,)
+        else:
+            return _apply_general(op, args, params)
+        position += 1
+    try:
+        out = op.forward(*arrays, **params) if params else op.forward(*arrays)
+    except (ValueError, IndexError, TypeError, np.linalg.LinAlgError) as error:
+        raise op.explain(error, arrays, params) from error
+    if type(out) is not np.ndarray:
+        out = np.asarray(out)
+    if user is not None and out.base is not None and any(np.may_share_memory(out, arrays[i]) for i in user):
+        out = out.copy()  # a view of the caller's array would let an edit of it change this Tensor
+    out.setflags(False)  # write=False; positional, because numpy parses the keyword slowly (2x)
+    result = _new(Tensor)
+    result._data = out
+    result._grad = result._tangents = None
+    if record and _state.grad:
+        result.requires_grad = True
+        if user is not None and op.reads_inputs:  # the graph keeps the caller's arrays: protect them
+            operands, arrays = list(args), list(arrays)
+            to_lock = _protect(operands, arrays, user)
+            if to_lock is not None:
+                result._node = engine.LockingNode(op, operands, arrays, out, params, needs, to_lock)
+                return _observed(op, operands, arrays, result)
+            args = operands
+        # A Node built in place: no __init__ frame on the hot path (engine.Node documents the fields).
+        node = _new(_Node)
+        node.seq = _next_sequence()
+        node.op = op
+        node.inputs = args
+        node.saved = arrays
+        node.out = out
+        node.params = params
+        node.needs = needs
+        node.pending = None
+        result._node = node
+    else:
+        result.requires_grad = False
+        result._node = None
+    if _state.observers:  # tools watching (explain, anomaly detection, sites): off, one check
+        for observer in _state.observers:
+            observer.forward(op, args, arrays, result)
+    return result
+
+
+def _observed(op, operands, arrays, result):
+    """``result``, after the tools watching ops (if any) have seen it."""
+    for observer in _state.observers:
+        observer.forward(op, operands, arrays, result)
+    return result
+
+
+def _apply_general(op, args, params):
+    """``apply`` for every other case: constants to convert, tangents to carry, any number of operands."""
     arrays = []
     needs = []
     has_tangents = False
     user_arrays = None
     operands = args
-    for a in args:  # the hot path: Tensors and Python floats, which need no conversion
+    for a in args:  # Tensors and Python floats need no conversion
         if not isinstance(a, Tensor):
             if type(a) is float:
                 arrays.append(a)
@@ -601,6 +679,21 @@ def _rebuild(data, requires_grad, grad):
     return t
 
 
+_ONES = {}
+
+
+def _ones(shape, dtype):
+    """A read-only array of ones, made once per (shape, dtype): the seed of a scalar's backward."""
+    key = (shape, dtype)
+    ones = _ONES.get(key)
+    if ones is None:
+        ones = np.ones(shape, dtype=dtype)
+        ones.setflags(False)
+        if len(_ONES) < 64:  # scalars and small outputs; never grows without bound
+            _ONES[key] = ones
+    return ones
+
+
 def _seed(root, cotangent, create_graph, opname):
     """The cotangent of ``root``: ones for a size-1 output, else the given one, checked and copied."""
     if cotangent is None:
@@ -609,7 +702,7 @@ def _seed(root, cotangent, create_graph, opname):
                 f"{opname}: the output has shape {root.shape}; without a cotangent only a scalar "
                 f"(size-1) output can be differentiated; pass a cotangent of shape {root.shape}"
             )
-        seed = np.ones(root.shape, dtype=root.dtype)
+        seed = _ones(root.shape, root.dtype)
     elif isinstance(cotangent, Tensor):
         seed = cotangent if create_graph else cotangent._data
     else:

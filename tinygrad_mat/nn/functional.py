@@ -116,7 +116,7 @@ def binary_cross_entropy_with_logits(input, target, weight=None, reduction="mean
     # (1 − y)·softplus(x) + p·y·softplus(−x) = (1 + (p − 1)y)·softplus(x) − p·y·x, as softplus(−x) =
     # softplus(x) − x: fewer ops, the same value, and the exact gradient σ(x)(1 + (p − 1)y) − p·y.
     if pos_weight is None:
-        loss = F.softplus(input) - target * input
+        loss = F.softplus(input) - input * target  # Tensor first: numpy's operator dispatch costs µs
     else:
         weighted = pos_weight * target
         loss = (1.0 + weighted - target) * F.softplus(input) - weighted * input

@@ -84,6 +84,24 @@ class Op(Record):
     def jvp(self, xp, tangents, inputs, out, **params):
         raise NotImplementedError
 
+    # Forward mode with a batch of tangents, each with a leading axis of B directions (jacfwd and
+    # hessian push every basis direction in one pass): how ``jvp`` handles them.
+    #   None       it does not: the engine calls it once per direction and stacks (always right);
+    #   "leading"  as it stands (it broadcasts the tangents' leading axis through);
+    #   "pad"      once each tangent is padded with 1-axes to the output's rank (broadcasting ops);
+    #   "params"   (linear ops) the op applied to the tangents with ``batch_params``.
+    # tests/test_rules.py checks every op's batched tangents against one direction at a time.
+    batching = None
+
+    def batch_mode(self, inputs, params):
+        """``batching`` for these inputs (an op may handle a batch only for some shapes)."""
+        return self.batching
+
+    def batch_params(self, xp, tangents, params, shapes, batch):
+        """For ``batching = "params"``: (the tangents, the params) that apply this linear op to a batch
+        of tangents, each (batch, *shape of its input)."""
+        raise NotImplementedError
+
     def explain(self, error, arrays, params):
         """Turn a numpy error raised by ``forward`` into one that names this op and the shapes."""
         message = str(error)
@@ -120,6 +138,8 @@ class Elementwise(Op):
 
     def derivative(self, xp, x, out):
         raise NotImplementedError
+
+    batching = "leading"  # f′(X) ⊙ Ẋ broadcasts a leading batch axis of Ẋ
 
     def vjp(self, xp, g, inputs, out, needs):
         return (g * self.derivative(xp, inputs[0], out),)

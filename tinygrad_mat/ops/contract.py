@@ -309,6 +309,8 @@ class LinearMap(Op):
     """x Wᵀ + b, as ``torch.nn.functional.linear``: one op for a linear layer (W of shape
     (out_features, in_features), b optional and broadcast over the leading axes of x)."""
 
+    batching = "pad"  # Ẋ Wᵀ + X Ẇᵀ + ḃ broadcasts once each tangent has the output's rank
+
     name = "linear"
     vjp_text = "X̄ = Z̄ W,  W̄ = Z̄ᵀ X (summed over the leading axes),  b̄ = Z̄ summed over the leading axes"
     jvp_text = "Ż = Ẋ Wᵀ + X Ẇᵀ + ḃ"
@@ -336,7 +338,16 @@ class LinearMap(Op):
             gw = rows.mT @ cols if rows.ndim == 2 else xp.einsum("i,j->ij", rows, cols)
         grads = [gx, gw]
         if len(inputs) == 3:
-            grads.append(g if needs[2] else None)  # summed back to b's shape by the engine
+            gb = None
+            if needs[2]:
+                b = inputs[2]
+                # A bias of shape (out,) (as nn.Linear's): sum over the leading axes here, cheaper than
+                # the engine's general sum back to shape; any other broadcast shape is left to it.
+                if g.ndim > 1 and tuple(b.shape) == tuple(g.shape[-1:]):
+                    gb = xp.sum(g, tuple(range(g.ndim - 1)))
+                else:
+                    gb = g
+            grads.append(gb)
         return tuple(grads)
 
     def jvp(self, xp, tangents, inputs, out):

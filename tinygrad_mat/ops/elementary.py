@@ -85,6 +85,12 @@ class Sinc(Elementwise):
 class _PiecewiseConstant(Op):
     """Z = f(X) constant between jumps: derivative 0 wherever it exists (and taken as 0 at jumps)."""
 
+    batching = "leading"
+
+    batching = "leading"
+
+    batching = "leading"
+
     vjp_text = "X̄ = 0"
     jvp_text = "Ż = 0"
 
@@ -150,6 +156,12 @@ class Sign(_PiecewiseConstant):
 
 
 class _Binary(Op):
+
+    batching = "pad"  # broadcasting: a batch of tangents, padded to the output's rank
+
+    batching = "pad"  # broadcasting: a batch of tangents, padded to the output's rank
+
+    batching = "pad"  # broadcasting: a batch of tangents, padded to the output's rank
     def prepare(self, a, b):
         return (a, b), {}
 

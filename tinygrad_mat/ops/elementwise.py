@@ -19,6 +19,12 @@ class Add(Linear):
     Tensor([2., 3.])
     """
 
+    batching = "pad"  # broadcasting: a batch of tangents, padded to the output's rank
+
+    batching = "pad"  # broadcasting: a batch of tangents, padded to the output's rank
+
+    batching = "pad"  # broadcasting: a batch of tangents, padded to the output's rank
+
     name, dunder, ufunc = "add", "add", np.add
     vjp_text = "Ā = Z̄,  B̄ = Z̄"
     jvp_text = "Ż = Ȧ + Ḃ"
@@ -40,6 +46,12 @@ class Add(Linear):
 class Sub(Linear):
     """a − b with numpy broadcasting."""
 
+    batching = "pad"  # broadcasting: a batch of tangents, padded to the output's rank
+
+    batching = "pad"  # broadcasting: a batch of tangents, padded to the output's rank
+
+    batching = "pad"  # broadcasting: a batch of tangents, padded to the output's rank
+
     name, dunder, ufunc = "sub", "sub", np.subtract
     vjp_text = "Ā = Z̄,  B̄ = −Z̄"
     jvp_text = "Ż = Ȧ − Ḃ"
@@ -58,6 +70,12 @@ class Sub(Linear):
 class Mul(Bilinear):
     """a ⊙ b (elementwise product) with numpy broadcasting."""
 
+    batching = "pad"  # broadcasting: a batch of tangents, padded to the output's rank
+
+    batching = "pad"  # broadcasting: a batch of tangents, padded to the output's rank
+
+    batching = "pad"  # broadcasting: a batch of tangents, padded to the output's rank
+
     name, dunder, ufunc, symbol = "mul", "mul", np.multiply, "⊙"
     vjp_text = "Ā = Z̄ ⊙ B,  B̄ = Z̄ ⊙ A"
 
@@ -75,6 +93,12 @@ class Mul(Bilinear):
 @register
 class Div(Op):
     """a ⊘ b (elementwise quotient) with numpy broadcasting."""
+
+    batching = "pad"  # broadcasting: a batch of tangents, padded to the output's rank
+
+    batching = "pad"  # broadcasting: a batch of tangents, padded to the output's rank
+
+    batching = "pad"  # broadcasting: a batch of tangents, padded to the output's rank
 
     name, dunder, ufunc = "div", "truediv", np.true_divide
     vjp_text = "Ā = Z̄ ⊘ B,  B̄ = −Z̄ ⊙ Z ⊘ B"
@@ -100,6 +124,12 @@ class Div(Op):
 class Neg(Linear):
     """−x."""
 
+    batching = "leading"
+
+    batching = "leading"
+
+    batching = "leading"
+
     name, dunder, ufunc = "neg", "neg", np.negative
     vjp_text = "X̄ = −Z̄"
     jvp_text = "Ż = −Ẋ"
@@ -122,6 +152,12 @@ class Pow(Op):
     >>> tm.grad(lambda x: 2.0 ** x)(3.0)     # d(aˣ)/dx = aˣ ln a
     array(5.54517744)
     """
+
+    batching = "pad"  # broadcasting: a batch of tangents, padded to the output's rank
+
+    batching = "pad"  # broadcasting: a batch of tangents, padded to the output's rank
+
+    batching = "pad"  # broadcasting: a batch of tangents, padded to the output's rank
 
     name, dunder, ufunc = "pow", "pow", np.power
     vjp_text = "X̄ = Z̄ ⊙ Y ⊙ X^(Y−1),  Ȳ = Z̄ ⊙ Z ⊙ ln X   (0 where Y = 0, resp. X = 0)"
@@ -184,6 +220,12 @@ class Pow(Op):
 class Alias(Linear):
     """The identity: gives a transform its own handle on a value that lives in an outer graph."""
 
+    batching = "leading"
+
+    batching = "leading"
+
+    batching = "leading"
+
     name, public = "alias", False
     vjp_text = "X̄ = Z̄"
     jvp_text = "Ż = Ẋ"
@@ -198,6 +240,12 @@ class Alias(Linear):
 @register
 class AsType(Linear):
     """x cast to float32 or float64; the gradient is cast back to x's dtype."""
+
+    batching = "leading"
+
+    batching = "leading"
+
+    batching = "leading"
 
     name, method = "astype", "astype"
     vjp_text = "X̄ = Z̄ (in X's dtype)"

@@ -10,6 +10,7 @@ same SVD; only third and higher derivatives of det need an invertible A.
 """
 import numpy as np
 
+from .. import fastnp
 from ..errors import ShapeError
 from .base import (
     Bilinear, Composite, Linear, Op, add_optional, keepdims_shape, ndim_of, normalize_axes, normalize_axis,
@@ -44,6 +45,11 @@ class MatMul(Bilinear):
     >>> tm.matmul(tm.tensor([[1.0, 2.0]]), tm.tensor([[3.0], [4.0]]))
     Tensor([[11.]])
     """
+
+    def batch_mode(self, inputs, params):
+        # Stacked matrices broadcast a leading batch axis once padded to the output's rank; numpy's
+        # 1-D rules would not.
+        return "pad" if all(np.ndim(getattr(x, "_data", x)) >= 2 for x in inputs) else None
 
     name, method, dunder, ufunc, symbol = "matmul", "matmul", "matmul", np.matmul, ""
     vjp_text = "Ā = Z̄ Bᵀ,  B̄ = Aᵀ Z̄"
@@ -97,6 +103,11 @@ class Trace(Linear):
     5.0
     """
 
+    batching = "params"
+
+    def batch_params(self, xp, tangents, params, shapes, batch):
+        return tangents, {**params, "axis1": params["axis1"] + 1, "axis2": params["axis2"] + 1}
+
     name, method = "trace", "trace"
     numpy = {np.trace: {"axis1": 0, "axis2": 1}, np.linalg.trace: {}}
     vjp_text = "X̄ = Z̄ I   (the identity on the traced diagonal)"
@@ -145,7 +156,7 @@ class EuclideanNorm(Op):
         if axis is None and not keepdims:
             flat = x.reshape(-1)
             return np.sqrt(np.dot(flat, flat))
-        return np.sqrt(np.sum(x * x, axis=axis, keepdims=keepdims))
+        return np.sqrt(fastnp.sum(x * x, axis, keepdims))
 
     @staticmethod
     def _safe(xp, out, x, axis, keepdims):
@@ -176,6 +187,8 @@ class Inv(Op):
     Tensor([[0.5 , 0.  ],
             [0.  , 0.25]])
     """
+
+    batching = "leading"
 
     name, method, numpy = "inv", "inv", {np.linalg.inv: {}}
     vjp_text = "Ā = −Zᵀ Z̄ Zᵀ   (Z = A⁻¹)"
@@ -267,6 +280,8 @@ class Det(Op):
     -2.0
     """
 
+    batching = "leading"
+
     name, method, numpy = "det", "det", {np.linalg.det: {}}
     vjp_text = "Ā = Z̄ cof(A)   (cof(A) = det(A) A⁻ᵀ, from the SVD: finite at singular A)"
     jvp_text = "Ż = ⟨cof(A), Ȧ⟩ = det(A) tr(A⁻¹ Ȧ)"
@@ -281,7 +296,7 @@ class Det(Op):
 
     def jvp(self, xp, tangents, inputs, out):
         a = inputs[0]
-        return xp.sum(xp.cofactor(a) * tangents[0], (a.ndim - 2, a.ndim - 1))
+        return xp.sum(xp.cofactor(a) * tangents[0], (-2, -1))  # the last two axes: a batch may lead
 
 
 @register
@@ -294,6 +309,8 @@ class Cofactor(Op):
     array([[ 4., -2.],
            [-2.,  1.]])
     """
+
+    batching = "leading"  # D cof(A)[Ė] takes a stack of E behind one A
 
     name = "cofactor"
     vjp_text = "Ā = D cof(A)[Z̄]   (det's Hessian applied to Z̄; self-adjoint)"
@@ -347,6 +364,8 @@ class CofactorDerivative(Op):
 @register
 class LogAbsDet(Op):
     """log|det A| of a square matrix (or of each in a stack): the differentiable half of ``slogdet``."""
+
+    batching = "leading"
 
     name = "logabsdet"
     vjp_text = "Ā = Z̄ A⁻ᵀ   (by a solve with Aᵀ)"

@@ -5,7 +5,7 @@ first gives the cotangent back the reduced axes (as keepdims would), then broadc
 """
 import numpy as np
 
-from .. import dispatch
+from .. import dispatch, fastnp
 from .base import Composite, Linear, Op, keepdims_shape, ndim_of, normalize_axes, reduced_count, register
 
 
@@ -14,6 +14,11 @@ def _expand(xp, g, in_shape, axis, keepdims):
     if keepdims:
         return g
     return xp.reshape(g, keepdims_shape(in_shape, axis))
+
+
+def _after_batch(axis, ndim):
+    """Reduction axes of an input with ``ndim`` axes, for the same input behind a leading batch axis."""
+    return tuple(range(1, ndim + 1)) if axis is None else tuple(a + 1 for a in axis)
 
 
 class _Reduction:
@@ -32,12 +37,17 @@ class Sum(_Reduction, Linear):
     Tensor([4., 6.])
     """
 
+    batching = "params"
+
+    def batch_params(self, xp, tangents, params, shapes, batch):
+        return tangents, {**params, "axis": _after_batch(params["axis"], len(shapes[0]))}
+
     name, method, numpy = "sum", "sum", {np.sum: {}}
     vjp_text = "X̄ = Z̄ broadcast over the summed axes"
     jvp_text = "Ż = Σ Ẋ over the same axes"
 
     def forward(self, x, axis, keepdims):
-        return np.sum(x, axis=axis, keepdims=keepdims)
+        return fastnp.sum(x, axis, keepdims)
 
     def vjp(self, xp, g, inputs, out, needs, axis, keepdims):
         shape = inputs[0].shape
@@ -48,12 +58,17 @@ class Sum(_Reduction, Linear):
 class Mean(_Reduction, Linear):
     """Mean over ``axis`` (an int, a tuple, or None for all), as ``numpy.mean``."""
 
+    batching = "params"
+
+    def batch_params(self, xp, tangents, params, shapes, batch):
+        return tangents, {**params, "axis": _after_batch(params["axis"], len(shapes[0]))}
+
     name, method, numpy = "mean", "mean", {np.mean: {}}
     vjp_text = "X̄ = Z̄ / n broadcast over the n averaged entries"
     jvp_text = "Ż = mean of Ẋ over the same axes"
 
     def forward(self, x, axis, keepdims):
-        return np.mean(x, axis=axis, keepdims=keepdims)
+        return fastnp.mean(x, axis, keepdims)
 
     def vjp(self, xp, g, inputs, out, needs, axis, keepdims):
         shape = inputs[0].shape
@@ -202,6 +217,13 @@ def _scan_axis(x, axis, opname):
 @register
 class CumSum(Linear):
     """Running sum along ``axis`` (None: over the flattened array), as ``numpy.cumsum``."""
+
+    batching = "params"
+
+    def batch_params(self, xp, tangents, params, shapes, batch):
+        if params["axis"] is None:  # over the flattened array: flatten each direction
+            return [xp.reshape(tangents[0], (batch, -1))], {"axis": 1}
+        return tangents, {"axis": params["axis"] + 1}
 
     name, method, numpy = "cumsum", "cumsum", {np.cumsum: {}}
     vjp_text = "X̄ = reversed running sum of Z̄ along the axis"

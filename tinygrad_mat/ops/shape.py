@@ -7,7 +7,7 @@ import operator
 
 import numpy as np
 
-from .. import dispatch
+from .. import dispatch, fastnp
 from ..errors import ShapeError
 from .base import (
     Composite, Linear, Op, dtype_of, is_tensor, ndim_of, normalize_axes, normalize_axis, register, shape_of,
@@ -27,6 +27,11 @@ def _shape_argument(shape, opname):
 class Reshape(Linear):
     """Same values in a new shape (one entry may be -1), as ``numpy.reshape`` (row-major)."""
 
+    batching = "params"
+
+    def batch_params(self, xp, tangents, params, shapes, batch):
+        return tangents, {"shape": (batch,) + params["shape"]}
+
     name, method, method_varargs = "reshape", "reshape", True
     numpy = {np.reshape: {}}
     vjp_text = "X̄ = reshape(Z̄, shape of X)"
@@ -40,7 +45,7 @@ class Reshape(Linear):
 
     def forward(self, x, shape):
         try:
-            return np.reshape(x, shape)
+            return fastnp.reshape(x, shape)
         except ValueError as error:
             raise ShapeError(f"reshape: cannot reshape shape {np.shape(x)} into {shape}") from error
 
@@ -51,6 +56,16 @@ class Reshape(Linear):
 @register
 class BroadcastTo(Linear):
     """``x`` broadcast to ``shape`` as numpy does; its gradient is summed back to x's shape."""
+
+    batching = "params"
+
+    def batch_params(self, xp, tangents, params, shapes, batch):
+        shape = params["shape"]
+        (t,) = tangents
+        missing = len(shape) - len(shapes[0])
+        if missing:  # numpy adds the new axes on the left: put them after the batch axis
+            t = xp.reshape(t, (batch,) + (1,) * missing + tuple(shapes[0]))
+        return [t], {"shape": (batch,) + shape}
 
     name, method, numpy = "broadcast_to", "broadcast_to", {np.broadcast_to: {}}
     vjp_text = "X̄ = Z̄ summed over the broadcast axes"
@@ -64,7 +79,7 @@ class BroadcastTo(Linear):
 
     def forward(self, x, shape):
         try:
-            return np.broadcast_to(x, shape)
+            return fastnp.broadcast_to(x, shape)
         except ValueError as error:
             raise ShapeError(f"broadcast_to: cannot broadcast shape {np.shape(x)} to {shape}") from error
 
@@ -80,6 +95,11 @@ class Transpose(Linear):
     >>> tm.transpose(tm.tensor([[1.0, 2.0]])).shape
     (2, 1)
     """
+
+    batching = "params"
+
+    def batch_params(self, xp, tangents, params, shapes, batch):
+        return tangents, {"axes": (0,) + tuple(a + 1 for a in params["axes"])}
 
     name, method, method_varargs = "transpose", "transpose", True
     numpy = {np.transpose: {}}
@@ -102,7 +122,7 @@ class Transpose(Linear):
         return params["axes"] == tuple(range(len(params["axes"])))
 
     def forward(self, x, axes):
-        return np.transpose(x, axes)
+        return fastnp.transpose(x, axes)
 
     def vjp(self, xp, g, inputs, out, needs, axes):
         return (xp.transpose(g, tuple(np.argsort(axes))),)
@@ -203,6 +223,17 @@ class GetItem(Linear):
     array([2., 0., 1.])
     """
 
+    def batch_mode(self, inputs, params):
+        index = params["index"] if isinstance(params["index"], tuple) else (params["index"],)
+        arrays = sum(isinstance(part, np.ndarray) for part in index)
+        # One index array keeps its place behind a leading slice; several may move (numpy's rule for
+        # advanced indices separated by a slice), so those go direction by direction.
+        return "params" if arrays <= 1 else None
+
+    def batch_params(self, xp, tangents, params, shapes, batch):
+        index = params["index"] if isinstance(params["index"], tuple) else (params["index"],)
+        return tangents, {"index": (slice(None),) + index}
+
     name, method = "getitem", "__getitem__"
     vjp_text = "X̄ = zeros like X with Z̄ added at the index (repeated indices add up)"
     jvp_text = "Ż = Ẋ[index]"
@@ -259,6 +290,11 @@ class Stack(Linear):
     Tensor([3., 9.])
     """
 
+    batching = "params"
+
+    def batch_params(self, xp, tangents, params, shapes, batch):
+        return tangents, {"axis": params["axis"] + 1}
+
     name, numpy = "stack", {np.stack: {}}
     vjp_text = "X̄ᵢ = Z̄ at position i of the new axis"
     jvp_text = "Ż = stack(Ẋ₁, …, Ẋₙ)"
@@ -280,6 +316,11 @@ class Stack(Linear):
 @register
 class Concatenate(Linear):
     """Join Tensors (or arrays) along an existing axis, as ``numpy.concatenate``."""
+
+    batching = "params"
+
+    def batch_params(self, xp, tangents, params, shapes, batch):
+        return tangents, {"axis": params["axis"] + 1}
 
     name, numpy = "concatenate", {np.concatenate: {}}
     vjp_text = "X̄ᵢ = the slice of Z̄ where Xᵢ sits along the axis"
