@@ -5,8 +5,10 @@ Tensor or graphs. Each writes into an output array its caller allocates, so the
 caller (``tinygrad_mat.dispatch``) owns all memory decisions.
 """
 from .elementwise import erf, sigmoid
-from .optim import adam_update
+from .fused import linear_mse_vector, linear_mse_vector_parallel
+from .optim import adam_update, adam_update_parallel, sgd_momentum_update, sgd_momentum_update_parallel
 from .reduce import logsumexp_rows
 from .scatter import scatter_add_rows
 
-__all__ = ["sigmoid", "erf", "logsumexp_rows", "scatter_add_rows", "adam_update"]
+__all__ = ["sigmoid", "erf", "logsumexp_rows", "scatter_add_rows", "adam_update", "adam_update_parallel",
+           "sgd_momentum_update", "sgd_momentum_update_parallel", "linear_mse_vector", "linear_mse_vector_parallel"]

@@ -12,7 +12,7 @@ import numpy as np
 
 import tinygrad_mat as tm
 from tinygrad_mat.ops import REGISTRY
-from tinygrad_mat.tensor import apply
+from tinygrad_mat.tensor import TensorNS, apply
 
 from helpers import cofactor_by_minors
 
@@ -50,8 +50,30 @@ def _logsumexp_ref(x, axis=None, keepdims=False):
     return np.log(np.sum(np.exp(x), axis=axis, keepdims=keepdims))
 
 
+def _linear_mse_parts_ref(scale):
+    """[L, ∂L/∂W, ∂L/∂b] of L = scale·‖XW + b − Y‖², written with numpy alone."""
+
+    def ref(x, w, b, y):
+        w2 = w.reshape(w.shape[0], -1)
+        r = x @ w2 + b - y.reshape(y.shape[0], -1)
+        gb = 2 * scale * (r.sum() if np.ndim(b) == 0 else r.sum(axis=0))
+        return np.concatenate([[scale * np.sum(r * r)], (2 * scale * x.T @ r).reshape(-1), np.ravel(gb)])
+
+    return ref
+
+
+def _linear_mse_parts(scale):
+    return lambda x, w, b, y: TensorNS.linear_mse_parts(x, w, b, y, scale)
+
+
 CASES = [
     Case("add", lambda a, b: a + b, [(3, 4), (4,)], np.add),
+    Case("linear_mse_parts", _linear_mse_parts(0.25), [(6, 3), (3,), (), (6,)], _linear_mse_parts_ref(0.25),
+         label="one-column"),
+    Case("linear_mse_parts", _linear_mse_parts(1.0), [(5, 3), (3, 2), (2,), (5, 2)], _linear_mse_parts_ref(1.0),
+         label="two-columns"),
+    Case("linear_mse_parts", _linear_mse_parts(0.5), [(4, 2), (2, 3), (), (4, 3)], _linear_mse_parts_ref(0.5),
+         label="scalar-bias"),
     Case("add", lambda a, b: a + b, [(2, 1, 3), (4, 3)], np.add, label="broadcast-both"),
     Case("add", lambda a, b: a + b, [(), (2, 3)], np.add, label="scalar"),
     Case("sub", lambda a, b: a - b, [(3, 1), (1, 4)], np.subtract),

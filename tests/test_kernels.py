@@ -95,6 +95,12 @@ EDGE_INPUTS = {
         (np.zeros(0), np.zeros(0), np.zeros(0), np.zeros(0)),
         (np.array([1.5]), np.array([-2.0]), np.array([0.3]), np.array([0.7])),
     ],
+    "sgd_momentum_update": [
+        tuple(np.array(v) for v in zip(*[(1.0, 0.5, 0.1), (np.nan, 1.0, 0.0), (np.inf, -1.0, 2.0),
+                                        (0.0, np.inf, 0.0), (2.0, 0.0, -np.inf)])),
+        (np.zeros(0), np.zeros(0), np.zeros(0)),
+        (np.array([1.5]), np.array([-2.0]), np.array([0.3])),
+    ],
     "scatter_add_rows": [
         (np.array([[np.nan, 1.0], [np.inf, -np.inf]]), np.array([0, 0]), 2),
         (np.zeros((0, 3)), np.zeros(0, dtype=np.int64), 2),
@@ -102,6 +108,17 @@ EDGE_INPUTS = {
         (np.ones((1, 1)), np.array([0]), 1),
     ],
 }
+EDGE_INPUTS["linear_mse_vector"] = [
+    (np.array([[1.0, 2.0], [np.nan, 0.5], [3.0, -1.0]]), np.array([[0.5], [2.0]]), np.array([0.25]),
+     np.array([[1.0], [0.0], [2.0]])),
+    (np.array([[np.inf, 1.0]]), np.array([[1.0], [1.0]]), np.array([0.0]), np.array([[0.0]])),
+    (np.zeros((0, 3)), np.ones((3, 1)), np.array([1.0]), np.zeros((0, 1))),
+    (np.array([[2.0]]), np.array([[3.0]]), np.array([-1.0]), np.array([[4.0]])),
+    (np.arange(20.0).reshape(10, 2), np.array([[0.5], [-0.25]]), np.array([0.1]), np.linspace(0, 1, 10)[:, None]),
+]
+EDGE_INPUTS["linear_mse_vector_parallel"] = EDGE_INPUTS["linear_mse_vector"]
+EDGE_INPUTS["adam_update_parallel"] = EDGE_INPUTS["adam_update"]
+EDGE_INPUTS["sgd_momentum_update_parallel"] = EDGE_INPUTS["sgd_momentum_update"]
 
 
 def test_every_kernel_has_a_numpy_twin_and_edge_cases():
@@ -120,7 +137,9 @@ def test_kernel_and_numpy_twin_agree_on_nan_inf_empty_and_one_element(name):
         assert got.shape == expected.shape and got.dtype == expected.dtype, (name, args)
         np.testing.assert_array_equal(np.isnan(got), np.isnan(expected), err_msg=f"{name} NaN on {args}")
         finite = ~np.isnan(expected)
-        np.testing.assert_allclose(got[finite], expected[finite], rtol=1e-6, err_msg=f"{name} on {args}")
+        # Bit for bit where the kernel mirrors numpy's operations (the optimizer updates, no fastmath).
+        rtol = 0.0 if "update" in name else 1e-12 if "linear_mse" in name else 1e-6
+        np.testing.assert_allclose(got[finite], expected[finite], rtol=rtol, err_msg=f"{name} on {args}")
 
 
 def test_scatter_add_out_of_range_raises_and_writes_nothing():
@@ -151,3 +170,23 @@ def test_kernels_under_numba_boundscheck(tmp_path):
         env=env, capture_output=True, text=True, cwd=here,
     )
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+
+
+# ---------------------------------------------------------------- threads
+
+
+def test_thread_counts_are_set_and_restored_and_bad_counts_change_nothing():
+    pytest.importorskip("threadpoolctl", reason="BLAS threads are set through threadpoolctl (in the test extra)")
+    import numba
+
+    before = tm.get_num_threads()
+    with tm.num_threads(1):
+        assert tm.get_num_threads() == {"blas": 1, "kernels": 1}
+    assert tm.get_num_threads() == {**before, "kernels": numba.get_num_threads()}
+    for bad in (0, -1, 1.5, True):
+        with pytest.raises(ValueError, match="set_num_threads: the number of threads must be an int"):
+            tm.set_num_threads(bad)
+    too_many = numba.config.NUMBA_NUM_THREADS + 1
+    with pytest.raises(ValueError, match="NUMBA_NUM_THREADS"):
+        tm.set_num_threads(too_many)
+    assert tm.get_num_threads()["blas"] == before["blas"]  # refused before anything changed

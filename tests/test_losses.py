@@ -151,3 +151,54 @@ def test_values_equal_pytorchs():
                   TF.cross_entropy(t(x3), t(y3), weight=t(W[:3]), label_smoothing=0.1)))
     for ours, theirs in cases:
         assert_close(ours, theirs.numpy(), rtol=1e-12, atol=1e-12)
+
+
+# ---------------------------------------------------------------- the fused least-squares loss
+
+
+@pytest.mark.parametrize("n, d, k, bias", [(50, 3, None, True), (40, 4, 3, True), (2000, 40, None, False),
+                                           (3000, 20, 4, True), (30, 2, 1, False)],
+                         ids=["vector", "columns", "kernel-rows-in-parallel", "blas-blocks", "one-column-matrix"])
+@pytest.mark.parametrize("reduction", ["mean", "sum"])
+def test_linear_mse_loss_equals_the_closed_form_in_value_and_gradient(n, d, k, bias, reduction):
+    rng = np.random.default_rng(n + d)
+    X = rng.standard_normal((n, d))
+    W = rng.standard_normal((d,) if k is None else (d, k))
+    b = rng.standard_normal(() if k is None else (k,)) if bias else None
+    Y = rng.standard_normal((n,) if k is None else (n, k))
+    w = tm.tensor(W, requires_grad=True)
+    bt = tm.tensor(b, requires_grad=True) if bias else None
+    loss = F.linear_mse_loss(X, w, bt, Y, reduction=reduction)
+    loss.backward()
+    r = X @ W + (b if bias else 0.0) - Y
+    scale = 1.0 / r.size if reduction == "mean" else 1.0
+    assert_close(loss.item(), scale * np.sum(r * r), rtol=1e-12, atol=0, what="loss")
+    assert_close(w.grad.numpy(), 2 * scale * X.T @ r, rtol=1e-11, atol=1e-12, what="∂L/∂W = 2s Xᵀ(XW + b − Y)")
+    if bias:
+        assert_close(bt.grad.numpy(), 2 * scale * r.sum(axis=0), rtol=1e-11, atol=1e-12, what="∂L/∂b")
+
+
+def test_linear_mse_loss_in_x_and_y_second_order_and_forward_mode():
+    rng = np.random.default_rng(3)
+    X, Y, W = rng.standard_normal((12, 3)), rng.standard_normal((12, 2)), rng.standard_normal((3, 2))
+    f = lambda X, W, Y: F.linear_mse_loss(X, W, 0.3, Y)
+    numeric = central_jacobian(lambda X, W, Y: np.mean((X @ W + 0.3 - Y) ** 2), [X, W, Y])
+    grads = tm.grad(f, argnums=(0, 1, 2))(X, W, Y)
+    assert_close(np.concatenate([g.reshape(-1) for g in grads]), numeric.reshape(-1), rtol=1e-6, atol=1e-8, what="grad")
+    H = tm.hessian(lambda w: f(X, w, Y))(W).reshape(6, 6)
+    assert_close(H, np.kron(2 * X.T @ X / Y.size, np.eye(2)), rtol=1e-12, atol=1e-12, what="hessian 2XᵀX/N ⊗ I")
+    V = rng.standard_normal(X.shape)
+    tangent = tm.jvp(lambda X: f(X, W, Y), (X,), (V,))[1]
+    assert_close(tangent, np.sum(numeric.reshape(-1)[: X.size] * V.reshape(-1)), rtol=1e-6, atol=1e-8, what="jvp in X")
+
+
+def test_linear_mse_loss_refuses_shapes_that_do_not_fit():
+    X = np.ones((5, 3))
+    with pytest.raises(tm.ShapeError, match=r"linear_mse_loss: W must be \(3,\) or \(3, k\)"):
+        F.linear_mse_loss(X, np.ones(4), None, np.ones(5))
+    with pytest.raises(tm.ShapeError, match=r"linear_mse_loss: Y has shape \(4,\), but X @ W has shape \(5,\)"):
+        F.linear_mse_loss(X, np.ones(3), None, np.ones(4))
+    with pytest.raises(tm.ShapeError, match=r"linear_mse_loss: b must be a scalar or of shape \(2,\)"):
+        F.linear_mse_loss(X, np.ones((3, 2)), np.ones(3), np.ones((5, 2)))
+    with pytest.raises(ValueError, match="linear_mse_loss"):
+        F.linear_mse_loss(X, np.ones(3), None, np.ones(5), reduction="max")

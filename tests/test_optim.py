@@ -95,6 +95,27 @@ def test_fused_adam_kernel_agrees_with_the_formula_on_large_parameters():
     np.testing.assert_allclose(w.numpy(), p, rtol=1e-12, atol=1e-14)
 
 
+@pytest.mark.parametrize("n", [tm.dispatch.SGD_KERNEL_MIN_SIZE * 2, tm.dispatch.PARALLEL_MIN_SIZE * 2],
+                         ids=["serial-kernel", "parallel-kernel-when-threads"])
+@pytest.mark.parametrize("options", [dict(momentum=0.9, dampening=0.2, weight_decay=0.1),
+                                     dict(momentum=0.9, nesterov=True, maximize=True)], ids=["damped", "nesterov"])
+def test_fused_sgd_momentum_kernel_agrees_with_the_formula_on_large_parameters(n, options):
+    p0 = rng.standard_normal(n)
+    grads = [rng.standard_normal(n) for _ in range(3)]
+    w = tm.tensor(p0, requires_grad=True)
+    opt = tm.optim.SGD([w], lr=0.01, **options)
+    for g in grads:
+        w.grad = tm.tensor(g)
+        opt.step()
+    momentum, dampening = options["momentum"], options.get("dampening", 0.0)
+    p, buf = p0.copy(), None
+    for g in grads:
+        g = (-g if options.get("maximize") else g) + options.get("weight_decay", 0.0) * p
+        buf = g.copy() if buf is None else momentum * buf + (1 - dampening) * g
+        p = p - 0.01 * (g + momentum * buf if options.get("nesterov") else buf)
+    np.testing.assert_array_equal(w.numpy(), p)  # the kernel does numpy's operations, in its order
+
+
 @pytest.mark.skipif(importlib.util.find_spec("torch") is None,
                     reason="PyTorch is an optional oracle (pip install torch==2.13.0); the formulas above stand")
 def test_updates_equal_pytorchs():

@@ -24,7 +24,7 @@ LAYERS = [
     {"tensor"},
     {"functions", "creation", "random"},
     {"functional", "jacobians", "custom"},
-    {"nn", "optim", "data", "metrics", "linalg"},
+    {"nn", "optim", "data", "metrics", "linalg", "threads"},
     {"train", "sklearn", "inspection"},
     {"demo", "readme", "__init__", "__main__"},
 ]

@@ -117,8 +117,21 @@ def scatter_add(values, index, shape):
     return out
 
 
-# Adam: the fused kernel makes one pass over p, g, m and v where numpy makes about ten.
+# Optimizer updates: the fused kernel makes one pass over p, g and the state where numpy makes about
+# ten. Above PARALLEL_MIN_SIZE, when numba has more than one thread, the prange form spreads it.
 ADAM_KERNEL_MIN_SIZE = 4096
+SGD_KERNEL_MIN_SIZE = 4096
+PARALLEL_MIN_SIZE = 1 << 16
+
+
+def _parallel(size):
+    """True when a kernel of this size should run on several threads (numba's thread count, which
+    ``tm.set_num_threads`` sets)."""
+    if size < PARALLEL_MIN_SIZE:
+        return False
+    import numba  # already imported by the kernels
+
+    return numba.get_num_threads() > 1
 
 
 def numpy_adam(p, g, m, v, lr, beta1, beta2, eps, bias_correction1, bias_correction2_sqrt, weight_decay, decoupled):
@@ -135,12 +148,94 @@ def numpy_adam(p, g, m, v, lr, beta1, beta2, eps, bias_correction1, bias_correct
 
 def adam(p, g, m, v, *options):
     """One Adam step on arrays of any shape: the fused kernel for large ones, numpy for small ones."""
-    if p.size >= ADAM_KERNEL_MIN_SIZE and m.flags.c_contiguous and v.flags.c_contiguous:
+    # float64 only: the kernel computes in float64, numpy (and PyTorch) keep float32 in float32.
+    if p.size >= ADAM_KERNEL_MIN_SIZE and p.dtype == np.float64 and m.flags.c_contiguous and v.flags.c_contiguous:
         out = np.empty_like(p)
-        kernels().adam_update(np.ascontiguousarray(p).reshape(-1), np.ascontiguousarray(g).reshape(-1),
-                              m.reshape(-1), v.reshape(-1), out.reshape(-1), *options)
+        update = kernels().adam_update_parallel if _parallel(p.size) else kernels().adam_update
+        update(np.ascontiguousarray(p).reshape(-1), np.ascontiguousarray(g).reshape(-1), m.reshape(-1),
+               v.reshape(-1), out.reshape(-1), *options)
         return out
     return numpy_adam(p, g, m, v, *options)
+
+
+def numpy_sgd_momentum(p, g, buf, lr, momentum, dampening, weight_decay, nesterov, first):
+    """One SGD-with-momentum step as PyTorch's (the buffer updated in place; returns the new parameters)."""
+    if weight_decay:
+        g = g + weight_decay * p
+    if first:
+        buf[...] = g
+    else:
+        buf *= momentum
+        buf += (1.0 - dampening) * g
+    g = g + momentum * buf if nesterov else buf
+    return p - lr * g
+
+
+def sgd_momentum(p, g, buf, *options):
+    """One SGD-with-momentum step on arrays of any shape: the fused kernel for large ones."""
+    if p.size >= SGD_KERNEL_MIN_SIZE and p.dtype == np.float64 and buf.flags.c_contiguous:
+        out = np.empty_like(p)
+        update = kernels().sgd_momentum_update_parallel if _parallel(p.size) else kernels().sgd_momentum_update
+        update(np.ascontiguousarray(p).reshape(-1), np.ascontiguousarray(g).reshape(-1), buf.reshape(-1),
+               out.reshape(-1), *options)
+        return out
+    return numpy_sgd_momentum(p, g, buf, *options)
+
+
+# The least-squares loss and gradients in one pass over X: a numba kernel for one output column and
+# enough features (below LINEAR_MSE_KERNEL_MIN_FEATURES BLAS's two passes over a thin X win); for
+# several columns, BLAS on blocks of rows small enough that X's block is still in cache for Xᵀ R.
+LINEAR_MSE_KERNEL_MIN_FEATURES = 16
+LINEAR_MSE_PARALLEL_MIN_SIZE = 1 << 20
+LINEAR_MSE_BLOCK_ROWS = 2048
+
+
+def linear_mse(x, w, b, y):
+    """(Σ r², Xᵀ R, Σ over rows of R) for R = X W + b − Y, with W (d, k), b (k,) and Y (n, k)."""
+    n, d = x.shape
+    k = w.shape[1]
+    if k == 1 and d >= LINEAR_MSE_KERNEL_MIN_FEATURES:
+        gw = np.zeros(d)
+        args = (np.ascontiguousarray(x), np.ascontiguousarray(w[:, 0]), float(b[0]), np.ascontiguousarray(y[:, 0]), gw)
+        if n * d >= LINEAR_MSE_PARALLEL_MIN_SIZE and _parallel(n * d):
+            import numba
+
+            squares, total = kernels().linear_mse_vector_parallel(*args, numba.get_num_threads())
+        else:
+            squares, total = kernels().linear_mse_vector(*args)
+        return squares, gw.reshape(d, 1), np.array([total])
+    squares = 0.0
+    gw = np.zeros((d, k))
+    gb = np.zeros(k)
+    # Blocks pay off only for a wide X (each block re-read from cache); a thin one in one go.
+    rows = LINEAR_MSE_BLOCK_ROWS if d >= LINEAR_MSE_KERNEL_MIN_FEATURES else max(n, 1)
+    for start in range(0, n, rows):
+        block = x[start:start + rows]
+        r = block @ w
+        r += b
+        r -= y[start:start + rows]
+        squares += float(np.vdot(r, r))
+        gb += np.add.reduce(r, axis=0)
+        gw += block.T @ r
+    return squares, gw, gb
+
+
+def _numpy_linear_mse(x, w, b, y):
+    r = x @ w + b - y
+    return np.concatenate([[np.sum(r * r)], (x.T @ r).reshape(-1), r.sum(axis=0)])
+
+
+def _linear_mse_kernel(parallel):
+    def run(x, w, b, y):
+        gw = np.zeros(x.shape[1])
+        args = (x, w[:, 0], float(b[0]), y[:, 0], gw)
+        if parallel:
+            squares, total = kernels().linear_mse_vector_parallel(*args, 3)
+        else:
+            squares, total = kernels().linear_mse_vector(*args)
+        return np.concatenate([[squares], gw, [total]])
+
+    return run
 
 
 def _adam_kernel(p, g, m, v):
@@ -157,6 +252,33 @@ def _adam_numpy(p, g, m, v):
 
 # Each kernel beside its numpy twin, as (name, kernel path, numpy path) on the same arguments: the
 # tests run every pair over NaN, ±inf, empty and one-element inputs, so the two paths never disagree.
+def _adam_parallel_kernel(p, g, m, v):
+    m, v, out = m.copy(), v.copy(), np.empty_like(p)
+    kernels().adam_update_parallel(p, g, m, v, out, 0.01, 0.9, 0.999, 1e-8, 0.1, 0.05, 0.01, False)
+    return np.concatenate([out, m, v])
+
+
+def _sgd_kernel(parallel):
+    def run(p, g, buf):
+        results = []
+        for first, nesterov in ((True, False), (False, False), (False, True)):
+            b, out = buf.copy(), np.empty_like(p)
+            update = kernels().sgd_momentum_update_parallel if parallel else kernels().sgd_momentum_update
+            update(p, g, b, out, 0.1, 0.9, 0.25, 0.01, nesterov, first)
+            results += [out, b]
+        return np.concatenate(results)
+
+    return run
+
+
+def _sgd_numpy(p, g, buf):
+    results = []
+    for first, nesterov in ((True, False), (False, False), (False, True)):
+        b = buf.copy()
+        results += [numpy_sgd_momentum(p, g, b, 0.1, 0.9, 0.25, 0.01, nesterov, first), b]
+    return np.concatenate(results)
+
+
 def _sigmoid_kernel(x):
     out = np.empty_like(x)
     kernels().sigmoid(x.reshape(-1), out.reshape(-1))
@@ -187,4 +309,9 @@ TWINS = {
     "logsumexp_rows": (_logsumexp_kernel, lambda x: _numpy_logsumexp(x, (1,), False)),
     "scatter_add_rows": (_scatter_kernel, _scatter_numpy),
     "adam_update": (_adam_kernel, _adam_numpy),
+    "adam_update_parallel": (_adam_parallel_kernel, _adam_numpy),
+    "sgd_momentum_update": (_sgd_kernel(False), _sgd_numpy),
+    "sgd_momentum_update_parallel": (_sgd_kernel(True), _sgd_numpy),
+    "linear_mse_vector": (_linear_mse_kernel(False), _numpy_linear_mse),
+    "linear_mse_vector_parallel": (_linear_mse_kernel(True), _numpy_linear_mse),
 }

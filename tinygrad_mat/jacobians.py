@@ -7,9 +7,11 @@ For F = f(X), the derivative holds every ∂Fᵢⱼ/∂Xₖₗ:
     (columns stacked) of matrix calculus, so that d vec(AXB) = (Bᵀ ⊗ A) d vec(X); in denominator
     layout its transpose.
 
-Built from forward passes (one per entry of X, ``mode="fwd"``) or reverse passes (one per entry of
-F, ``mode="rev"``); ``"auto"`` picks the one with fewer passes. Like the other transforms, numpy in
-gives numpy out at top level, and nested calls return Tensors, so Jacobians compose.
+Built from one forward pass that carries every basis direction of X at once (``mode="fwd"``: a batch
+of size(X) tangents, see ``Record.batching``) or from reverse passes, one per entry of F
+(``mode="rev"``); ``"auto"`` picks forward unless F has fewer entries than X. Like the other
+transforms, numpy in gives numpy out at top level, and nested calls return Tensors, so Jacobians
+compose.
 """
 import numpy as np
 
@@ -138,7 +140,8 @@ def jacobian(f, argnums=0, mode="auto", layout="numerator", vec=False, has_aux=F
 
 
 def jacfwd(f, argnums=0, has_aux=False):
-    """Jacobian in numerator layout (F.shape + X.shape) from forward passes, as ``jax.jacfwd``."""
+    """Jacobian in numerator layout (F.shape + X.shape) from forward mode (one pass carrying every
+    direction), as ``jax.jacfwd``."""
     return jacobian(f, argnums, mode="fwd", has_aux=has_aux, _name="jacfwd")
 
 

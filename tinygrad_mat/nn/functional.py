@@ -12,6 +12,7 @@ import numpy as np
 from .. import functions as F
 from ..errors import ShapeError
 from ..ops.base import values_of
+from ..tensor import TensorNS
 
 REDUCTIONS = ("mean", "sum", "none")
 
@@ -80,6 +81,28 @@ def mse_loss(input, target, reduction="mean", weight=None, sample_weight=None):
     loss = diff * diff
     return _reduce(_elementwise_weight(loss, weight), reduction, "mse_loss", sample_weight,
                    None if sample_weight is not None else _weight_total(loss, weight))
+
+
+def linear_mse_loss(input, weight, bias, target, reduction="mean"):
+    """``mse_loss(input @ weight + bias, target, reduction)`` with the loss and its gradients in weight
+    and bias computed in one pass over ``input`` (a numba kernel for one output column, BLAS on row
+    blocks for several): backward then reads ``input`` no more. ``weight`` is (d,) or (d, k), ``bias``
+    None, a scalar or (k,); ``reduction`` "mean" or "sum" ("none" is mse_loss's elementwise loss).
+
+    >>> import numpy as np, tinygrad_mat as tm
+    >>> X, y = np.array([[1.0, 2.0], [3.0, 4.0]]), np.array([1.0, 0.0])
+    >>> w = tm.tensor([0.5, -0.5], requires_grad=True)
+    >>> loss = tm.nn.functional.linear_mse_loss(X, w, None, y)
+    >>> loss.backward(); float(loss), w.grad.numpy()      # ((−0.5 − 1)² + (−0.5)²)/2, 2Xᵀ(Xw − y)/2
+    (1.25, array([-3., -5.]))
+    """
+    _check_reduction(reduction, "linear_mse_loss")
+    b = 0.0 if bias is None else bias
+    if reduction == "none":
+        return mse_loss(F.matmul(input, weight) + b, target, reduction="none")
+    size = int(np.prod(np.shape(values_of(target))))
+    scale = (1.0 / size if size else float("nan")) if reduction == "mean" else 1.0
+    return TensorNS.linear_mse_parts(input, weight, b, target, scale)[0]
 
 
 def l1_loss(input, target, reduction="mean", weight=None, sample_weight=None):

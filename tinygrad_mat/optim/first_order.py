@@ -16,7 +16,7 @@ def _gradient(p, maximize=False):
 
 class SGD(Optimizer):
     """Stochastic gradient descent with momentum, dampening, Nesterov momentum and weight decay, as
-    ``torch.optim.SGD``.
+    ``torch.optim.SGD``. With momentum, large parameters are updated by one fused numba kernel.
 
     >>> import numpy as np, tinygrad_mat as tm
     >>> w = tm.tensor([1.0, -2.0], requires_grad=True)
@@ -43,17 +43,17 @@ class SGD(Optimizer):
             if p.grad is None:
                 continue
             g = _gradient(p, group["maximize"])
-            if group["weight_decay"]:
-                g = g + group["weight_decay"] * p._data
-            if momentum:
+            if momentum:  # one fused pass for large parameters (dispatch.sgd_momentum)
                 state = self._state(p)
                 buf = state.get("momentum_buffer")
-                if buf is None:
-                    buf = state["momentum_buffer"] = np.array(g, copy=True)
-                else:
-                    buf *= momentum
-                    buf += (1.0 - dampening) * g
-                g = g + momentum * buf if group["nesterov"] else buf
+                first = buf is None
+                if first:
+                    buf = state["momentum_buffer"] = np.empty(p.shape, dtype=p.dtype)
+                rebind(p, dispatch.sgd_momentum(p._data, g, buf, lr, momentum, dampening, group["weight_decay"],
+                                                group["nesterov"], first))
+                continue
+            if group["weight_decay"]:
+                g = g + group["weight_decay"] * p._data
             rebind(p, p._data - lr * g)
 
 

@@ -1,0 +1,100 @@
+"""Thread counts: BLAS (numpy's matrix products) and numba (tinygrad_mat's parallel kernels).
+
+tinygrad_mat changes no thread count by itself. BLAS uses what its library decides (OpenBLAS: one
+thread per core, unless OPENBLAS_NUM_THREADS or OMP_NUM_THREADS was set before numpy was imported);
+the optimizer kernels run in parallel on numba's threads (one per core, unless NUMBA_NUM_THREADS) for
+parameters of 65,536 entries and more. ``set_num_threads`` sets both at run time, BLAS through
+threadpoolctl (``pip install threadpoolctl``).
+"""
+import contextlib
+
+_blas_limits = None  # threadpoolctl's limiter, kept so that the limit stays in force
+
+
+def _threadpoolctl(opname):
+    try:
+        import threadpoolctl
+    except ImportError as error:
+        raise ImportError(
+            f"{opname}: BLAS threads are set through threadpoolctl (pip install threadpoolctl); pass "
+            "blas=False to set only tinygrad_mat's kernel threads"
+        ) from error
+    return threadpoolctl
+
+
+def _check(n, opname):
+    if isinstance(n, bool) or not isinstance(n, int) or n < 1:
+        raise ValueError(f"{opname}: the number of threads must be an int ≥ 1, got {n!r}")
+
+
+def _numba_for(n, opname):
+    """numba, once it is known to have ``n`` threads to give."""
+    import numba
+
+    available = numba.config.NUMBA_NUM_THREADS
+    if n > available:
+        raise ValueError(f"{opname}: numba was started with {available} threads (NUMBA_NUM_THREADS); "
+                         f"{n} is more than it can use")
+    return numba
+
+
+def set_num_threads(n, blas=True):
+    """Run BLAS (with ``blas``) and tinygrad_mat's parallel kernels on ``n`` threads from now on.
+
+    >>> import numba, tinygrad_mat as tm
+    >>> tm.set_num_threads(1, blas=False); tm.get_num_threads()["kernels"]
+    1
+    >>> tm.set_num_threads(numba.config.NUMBA_NUM_THREADS, blas=False)   # numba's default again
+    """
+    global _blas_limits
+    _check(n, "set_num_threads")
+    numba = _numba_for(n, "set_num_threads")
+    threadpoolctl = _threadpoolctl("set_num_threads") if blas else None  # every check before any change
+    if blas:
+        _blas_limits = threadpoolctl.threadpool_limits(limits=n, user_api="blas")
+    numba.set_num_threads(n)
+
+
+def get_num_threads():
+    """{"blas": BLAS threads (None without threadpoolctl), "kernels": numba threads (None until numba
+    is imported: tinygrad_mat imports it on the first kernel call)}.
+
+    >>> import tinygrad_mat as tm
+    >>> sorted(tm.get_num_threads())
+    ['blas', 'kernels']
+    """
+    import sys
+
+    blas = None
+    try:
+        import threadpoolctl
+
+        counts = [lib["num_threads"] for lib in threadpoolctl.threadpool_info() if lib["user_api"] == "blas"]
+        blas = max(counts) if counts else None
+    except ImportError:
+        pass
+    numba = sys.modules.get("numba")
+    return {"blas": blas, "kernels": numba.get_num_threads() if numba is not None else None}
+
+
+@contextlib.contextmanager
+def num_threads(n, blas=True):
+    """``set_num_threads(n)`` for the duration of a ``with`` block; the previous counts come back after.
+
+    >>> import tinygrad_mat as tm
+    >>> with tm.num_threads(1, blas=False):
+    ...     tm.get_num_threads()["kernels"]
+    1
+    """
+    _check(n, "num_threads")
+    numba = _numba_for(n, "num_threads")
+    threadpoolctl = _threadpoolctl("num_threads") if blas else None
+    previous_kernels = numba.get_num_threads()
+    limiter = threadpoolctl.threadpool_limits(limits=n, user_api="blas") if blas else None
+    try:
+        numba.set_num_threads(n)
+        yield
+    finally:
+        numba.set_num_threads(previous_kernels)
+        if limiter is not None:
+            limiter.restore_original_limits()
