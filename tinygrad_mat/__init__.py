@@ -15,7 +15,8 @@ creation, random → functional, jacobians, custom (the transforms, and your own
 from . import arraylock, data, linalg, metrics, nn, ops, optim, random
 from .creation import *  # noqa: F401,F403  (zeros, ones, eye, arange, ...)
 from .creation import __all__ as _creation_names
-from .errors import DTypeError, GraphError, RuleError, ShapeError, SingularMatrixError, TracedValueError
+from .errors import CompileError, DTypeError, GraphError, RuleError, ShapeError, SingularMatrixError, TracedValueError
+from .compiler import Compiled, compile
 from .custom import custom_jvp, custom_vjp
 from .functional import grad, jvp, value_and_grad, vjp
 from .functions import *  # noqa: F401,F403  (one public function per op record, and tensor())
@@ -38,6 +39,7 @@ __all__ = [
     "grad", "value_and_grad", "vjp", "jvp", "jacobian", "jacfwd", "jacrev", "hessian", "hvp",
     "custom_vjp", "custom_jvp",
     "no_grad", "enable_grad", "set_grad_enabled", "is_grad_enabled",
-    "ShapeError", "SingularMatrixError", "GraphError", "DTypeError", "TracedValueError", "RuleError",
+    "compile", "Compiled",
+    "ShapeError", "SingularMatrixError", "GraphError", "DTypeError", "TracedValueError", "RuleError", "CompileError",
     "ops", "arraylock", "set_num_threads", "get_num_threads", "num_threads",
 ]

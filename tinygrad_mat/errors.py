@@ -23,6 +23,11 @@ class TracedValueError(TypeError):
     ConcretizationTypeError): the derivative would silently be dropped."""
 
 
+class CompileError(RuntimeError):
+    """A step ``tm.compile`` cannot replay faithfully (a value read out of a traced Tensor, random
+    numbers, a transform inside the step, ...): the message names what and says what to write instead."""
+
+
 class RuleError(GraphError):
     """A derivative rule returned something the engine cannot use (wrong count, shape, type)."""
 

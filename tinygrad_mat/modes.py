@@ -17,6 +17,7 @@ class _State(threading.local):
     transforms = ()  # the active transforms, innermost last (ActiveTransform records)
     observers = ()   # tools watching ops and rules (see tinygrad_mat.observe)
     levels = {}      # forward levels with a batch or plain-array tangents: {level: LevelSpec}
+    tracer = None    # the tm.compile trace being recorded on this thread (tinygrad_mat.compiler)
     # (replaced, never changed in place: the class default is shared by every thread)
 
 
@@ -27,6 +28,24 @@ _levels = itertools.count(1)
 def is_grad_enabled():
     """True when ops record the graph for reverse mode (the default); False inside ``no_grad()``."""
     return state.grad
+
+
+def replayed_as_call(changes_data=True):
+    """A method that ``tm.compile`` replays as a call (an optimizer's ``step``): while a step is traced,
+    it runs untraced and the tape records the call. ``changes_data``: it may rebind leaves' data."""
+
+    def decorate(method):
+        @functools.wraps(method)
+        def wrapper(self, *args, **kwargs):
+            tracer = state.tracer
+            if tracer is not None:
+                label = f"{type(self).__name__}.{method.__name__}()"
+                return tracer.call(method, (self,) + args, kwargs, changes_data, label)
+            return method(self, *args, **kwargs)
+
+        return wrapper
+
+    return decorate
 
 
 class _GradMode:

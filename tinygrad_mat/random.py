@@ -7,6 +7,7 @@ True
 """
 import numpy as np
 
+from . import modes
 from .creation import _leaf
 
 _state = {"generator": np.random.default_rng()}
@@ -19,6 +20,9 @@ def seed(value=None):
 
 def generator():
     """The numpy Generator behind tm.random (for initialisers that need one)."""
+    if modes.state.tracer is not None:
+        modes.state.tracer.refuse("random numbers drawn inside the step (they would be drawn once, when it is "
+                                  "traced)", "draw them outside and pass them to the step as an argument")
     return _state["generator"]
 
 

@@ -97,7 +97,11 @@ def _constant(value, opname):
 
 def values(x):
     """The values of a Tensor or constant as a numpy array (no check: for masks and shapes)."""
-    return x._data if isinstance(x, Tensor) else np.asarray(x)
+    if isinstance(x, Tensor):
+        if _state.tracer is not None:
+            _state.tracer.read(x, "a mask or index from its values")
+        return x._data
+    return np.asarray(x)
 
 
 # ---------------------------------------------------------------- apply: every op output is made here
@@ -191,18 +195,19 @@ def apply(op, args, params=_NO_PARAMS):
     result._grad = result._tangents = None
     if record and _state.grad:
         result.requires_grad = True
+        inputs = args
         if user is not None and op.reads_inputs:  # the graph keeps the caller's arrays: protect them
             operands, arrays = list(args), list(arrays)
             to_lock = _protect(operands, arrays, user)
             if to_lock is not None:
                 result._node = engine.LockingNode(op, operands, arrays, out, params, needs, to_lock)
-                return _observed(op, operands, arrays, result)
-            args = operands
+                return _observed(op, args, arrays, result, params)
+            inputs = operands
         # A Node built in place: no __init__ frame on the hot path (engine.Node documents the fields).
         node = _new(_Node)
         node.seq = _next_sequence()
         node.op = op
-        node.inputs = args
+        node.inputs = inputs
         node.saved = arrays
         node.out = out
         node.params = params
@@ -212,16 +217,16 @@ def apply(op, args, params=_NO_PARAMS):
     else:
         result.requires_grad = False
         result._node = None
-    if _state.observers:  # tools watching (explain, anomaly detection, sites): off, one check
-        for observer in _state.observers:
-            observer.forward(op, args, arrays, result)
+    if _state.observers:  # tools watching (explain, anomaly detection, sites, compile): off, one check
+        # The caller's operands as given (not the protective copies): compile identifies them.
+        return _observed(op, args, arrays, result, params)
     return result
 
 
-def _observed(op, operands, arrays, result):
+def _observed(op, operands, arrays, result, params):
     """``result``, after the tools watching ops (if any) have seen it."""
     for observer in _state.observers:
-        observer.forward(op, operands, arrays, result)
+        observer.forward(op, operands, arrays, result, params)
     return result
 
 
@@ -269,10 +274,11 @@ def _apply_general(op, args, params):
         else:  # the graph keeps the caller's large arrays: they stay read-only while it lives
             result._node = engine.LockingNode(op, operands, arrays, out, params, needs, to_lock)
     if has_tangents:
+        if _state.tracer is not None:
+            _state.tracer.tangent()
         forward.propagate(op, operands, result, params, TensorNS)
-    if _state.observers:  # tools watching (explain, anomaly detection, sites): off, one check
-        for observer in _state.observers:
-            observer.forward(op, operands, arrays, result)
+    if _state.observers:  # tools watching (explain, anomaly detection, sites, compile): off, one check
+        _observed(op, operands, arrays, result, params)
     return result
 
 
@@ -365,6 +371,8 @@ class Tensor:
     @property
     def data(self):
         """The values, as a read-only numpy array (the explicit escape hatch, as in PyTorch)."""
+        if _state.tracer is not None:
+            _state.tracer.read(self, "t.data")
         return self._data
 
     @data.setter
@@ -377,8 +385,12 @@ class Tensor:
                 f"gradient has shape {grad.shape} and dtype {grad.dtype}; set t.grad = None first"
             )
         self._data = array
+        if _state.tracer is not None:
+            _state.tracer.rebind(self, value if isinstance(value, Tensor) else array)
 
     def _set_grad(self, value):
+        if _state.tracer is not None:
+            _state.tracer.set_grad(self, value)
         if value is None:  # the common case (zeroing), first
             self._grad = None
             return
@@ -479,6 +491,8 @@ class Tensor:
     def _values(self, what):
         if _state.transforms and (self.requires_grad or self._tangents):
             _refuse_if_traced(self, what)
+        if _state.tracer is not None:
+            _state.tracer.read(self, what)
         return self._data
 
     def numpy(self):
@@ -511,6 +525,8 @@ class Tensor:
                 f"the truth value of a Tensor with {self._data.size} elements is ambiguous; "
                 "use (t > 0).any() or (t > 0).all()"
             )
+        if _state.tracer is not None:
+            _state.tracer.read(self, "bool()")
         return bool(self._data)  # control flow drops no derivative
 
     def __array__(self, dtype=None, copy=None):
@@ -521,10 +537,14 @@ class Tensor:
 
     def detach(self):
         """A new leaf sharing the values, cut from the graph and from any tangents."""
+        if _state.tracer is not None:  # the same values as an op output: recorded as one
+            return _state.tracer.detach(self, Tensor._wrap(self._data))
         return Tensor._wrap(self._data)
 
     def zero_grad(self):
         """Reset the accumulated gradient (same as ``t.grad = None``)."""
+        if _state.tracer is not None:
+            _state.tracer.set_grad(self, None)
         self._grad = None
 
     # -------------------------------------------------------------- numpy's protocols
@@ -547,6 +567,8 @@ class Tensor:
     def _compare(self, other, ufunc):
         if not isinstance(other, (Tensor, np.ndarray, np.generic, int, float, bool, list, tuple)):
             return NotImplemented
+        if _state.tracer is not None:
+            _state.tracer.read(self, f"a comparison ({ufunc.__name__})")
         return ufunc(self._data, values_of(other))
 
     def __eq__(self, other):
@@ -645,12 +667,18 @@ class Tensor:
                 "has requires_grad=True, or it was computed under no_grad())"
             )
         seed = _seed(self, gradient, create_graph, "backward")
+        tracer = _state.tracer  # tm.compile records this pass (the rules it runs, what it accumulates)
+        if tracer is not None:
+            tracer.begin_backward(create_graph)
         if self._node is None:
             reached = {id(self): [self, seed, self._data]}
         else:
             reached = engine.propagate(self, seed, TensorNS if create_graph else namespaces.NUMPY,
                                        None, retain_graph, create_graph)
-        _accumulate(list(reached.values()), create_graph)
+        reached = list(reached.values())
+        _accumulate(reached, create_graph)
+        if tracer is not None:
+            tracer.end_backward(self, gradient, reached)
 
     # -------------------------------------------------------------- in-place updates
     # They rebind to a new array, so a graph that saved the old one stays right.
@@ -667,6 +695,8 @@ class Tensor:
             raise ShapeError(f"in-place {symbol}: result shape {value.shape} differs from the tensor's {self.shape}")
         self._data = value._data.astype(self.dtype, copy=False)
         self._data.setflags(write=False)
+        if _state.tracer is not None:
+            _state.tracer.rebind(self, value)
         return self
 
 
@@ -764,6 +794,9 @@ def gradients(output, inputs, cotangent=None, retain_graph=None, create_graph=Fa
     does not influence the output. ``created_after``: a node number taken before the inputs were made;
     the walk skips older nodes (a transform's function may use an outer graph).
     """
+    if _state.tracer is not None:
+        _state.tracer.refuse("a gradient transform (tm.grad, vjp, jacobian, ...) inside the step",
+                             "call loss.backward() in the step and read .grad")
     if retain_graph is None:
         retain_graph = create_graph
     seed = _seed(output, cotangent, create_graph, "grad")

@@ -26,7 +26,7 @@ def _what(x):
 class _Sites:
     """Records each new node's creation site (``Tensor.creation_site``)."""
 
-    def forward(self, op, inputs, arrays, result):
+    def forward(self, op, inputs, arrays, result, params=None):
         if result._node is not None:
             result._node.site = user_site()
 
@@ -38,7 +38,7 @@ class _Sites:
 
 
 class _Anomaly(_Sites):
-    def forward(self, op, inputs, arrays, result):
+    def forward(self, op, inputs, arrays, result, params=None):
         super().forward(op, inputs, arrays, result)
         if not _finite(result) and all(_finite(a) for a in arrays):
             raise AnomalyError(f"{op.name} (forward) produced {_what(result)} from finite inputs; "

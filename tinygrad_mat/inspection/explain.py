@@ -48,7 +48,7 @@ class _Narrator:
     def __init__(self, log, echo):
         self.log, self.echo = log, echo
 
-    def forward(self, op, inputs, arrays, result):
+    def forward(self, op, inputs, arrays, result, params=None):
         pass
 
     def _add(self, record):

@@ -109,7 +109,7 @@ class Graph:
         by_node = {id(view.node): view for view in self.nodes}
 
         class Capture:
-            def forward(self, op, inputs, arrays, result):
+            def forward(self, op, inputs, arrays, result, params=None):
                 pass
 
             def backward(self, node, tensor, g, cotangents, seconds):

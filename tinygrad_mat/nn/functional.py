@@ -11,7 +11,7 @@ import numpy as np
 
 from .. import functions as F
 from ..errors import ShapeError
-from ..ops.base import values_of
+from ..ops.base import shape_of, values_of
 from ..tensor import TensorNS
 
 REDUCTIONS = ("mean", "sum", "none")
@@ -57,8 +57,8 @@ def _reduce(loss, reduction, name, sample_weight=None, denominator=None):
 
 def _pair(input, target, name):
     input = F.as_tensor(input)
-    if tuple(np.shape(values_of(input))) != tuple(np.shape(values_of(target))):
-        raise ShapeError(f"{name}: input has shape {np.shape(values_of(input))}, target {np.shape(values_of(target))}")
+    if tuple(shape_of(input)) != tuple(shape_of(target)):
+        raise ShapeError(f"{name}: input has shape {shape_of(input)}, target {shape_of(target)}")
     return input, target
 
 
@@ -100,7 +100,7 @@ def linear_mse_loss(input, weight, bias, target, reduction="mean"):
     b = 0.0 if bias is None else bias
     if reduction == "none":
         return mse_loss(F.matmul(input, weight) + b, target, reduction="none")
-    size = int(np.prod(np.shape(values_of(target))))
+    size = int(np.prod(shape_of(target)))
     scale = (1.0 / size if size else float("nan")) if reduction == "mean" else 1.0
     return TensorNS.linear_mse_parts(input, weight, b, target, scale)[0]
 
@@ -189,7 +189,7 @@ def _class_weights(weight, n_classes, name):
 
 def _classes_last(input):
     """(N, C, d…) → (N·d…, C) with the class axis last; (C,) → (1, C)."""
-    shape = np.shape(values_of(input))
+    shape = shape_of(input)
     if len(shape) == 1:
         return F.reshape(input, (1, shape[0])), shape[0]
     if len(shape) == 2:
@@ -206,7 +206,7 @@ def nll_loss(input, target, weight=None, ignore_index=-100, reduction="mean", sa
 
 def _nll(log_probs, target, weight, ignore_index, reduction, sample_weight, smoothing, name):
     _check_reduction(reduction, name)
-    batch_shape = np.shape(values_of(log_probs))
+    batch_shape = shape_of(log_probs)
     rows, n_classes = _classes_last(log_probs)
     t, valid = _class_targets(target, n_classes, ignore_index, name)
     expected = (batch_shape[0],) + batch_shape[2:] if len(batch_shape) > 1 else ()
@@ -246,7 +246,7 @@ def cross_entropy(input, target, weight=None, ignore_index=-100, reduction="mean
     """
     if not 0.0 <= label_smoothing <= 1.0:
         raise ValueError(f"cross_entropy: label_smoothing must be in [0, 1], got {label_smoothing}")
-    shape = np.shape(values_of(input))
+    shape = shape_of(input)
     log_probs = F.log_softmax(input, axis=1 if len(shape) > 1 else 0)
     t = _values(target)
     if t.shape == shape and t.dtype.kind == "f":  # class probabilities
@@ -269,7 +269,7 @@ def multi_margin_loss(input, target, p=1, margin=1.0, weight=None, reduction="me
     ``multi_margin_loss`` (the multi-class hinge loss)."""
     if p not in (1, 2):
         raise ValueError(f"multi_margin_loss: p must be 1 or 2, got {p}")
-    shape = np.shape(values_of(input))
+    shape = shape_of(input)
     rows, n_classes = _classes_last(input)
     t, _ = _class_targets(target, n_classes, -10**9, "multi_margin_loss")
     t = t.reshape(-1)

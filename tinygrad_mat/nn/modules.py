@@ -10,6 +10,7 @@ from collections import OrderedDict
 import numpy as np
 
 from .. import functions as F
+from .. import modes
 from .. import random
 from ..errors import ShapeError
 from ..tensor import Tensor
@@ -86,6 +87,7 @@ class Module:
     def parameters(self):
         return [p for _, p in self.named_parameters()]
 
+    @modes.replayed_as_call(changes_data=False)
     def zero_grad(self, set_to_none=True):
         """Reset every parameter's gradient (to None, or to zeros)."""
         for p in self.parameters():

@@ -33,6 +33,7 @@ import operator
 
 import numpy as np
 
+from .. import modes
 from ..errors import ShapeError, SingularMatrixError
 
 REGISTRY = {}
@@ -220,6 +221,8 @@ def values_of(x):
     """The values where an op takes values, never derivatives (a mask, an index): a Tensor's data
     as it is (a mask has no derivative to lose), anything else as numpy sees it."""
     if is_tensor(x):
+        if modes.state.tracer is not None:
+            modes.state.tracer.read(x, "a mask, an index or a check from its values")
         return x._data
     if isinstance(x, (list, tuple)):
         return [values_of(v) for v in x]

@@ -1,6 +1,8 @@
 """Learning-rate schedules, as ``torch.optim.lr_scheduler``: call ``scheduler.step()`` once per epoch."""
 import math
 
+from .. import modes
+
 
 class _Scheduler:
     def __init__(self, optimizer, last_epoch=-1):
@@ -14,6 +16,7 @@ class _Scheduler:
     def lr_at(self, base_lr, epoch):
         raise NotImplementedError
 
+    @modes.replayed_as_call(changes_data=False)
     def step(self):
         """Advance one epoch and set every group's learning rate."""
         self.last_epoch += 1

@@ -70,12 +70,14 @@ class Optimizer:
     def check(self, group):
         """Validate a group's options (raise before anything changes)."""
 
+    @modes.replayed_as_call(changes_data=False)
     def zero_grad(self, set_to_none=True):
         """Reset the gradients of every parameter (to None, or to zeros)."""
         for group in self.param_groups:
             for p in group["params"]:
                 p.grad = None if set_to_none else Tensor._wrap(np.zeros(p.shape, dtype=p.dtype))
 
+    @modes.replayed_as_call()
     def step(self, closure=None):
         """Update every parameter that has a gradient; returns the closure's loss if one is given."""
         loss = None

@@ -120,6 +120,7 @@ class LBFGS(Optimizer):
         if group["line_search_fn"] not in (None, "strong_wolfe"):
             raise ValueError(f"LBFGS: line_search_fn must be None or 'strong_wolfe', not {group['line_search_fn']!r}")
 
+    @modes.replayed_as_call()
     def step(self, closure=None):
         if closure is None:
             raise TypeError("LBFGS.step needs a closure that computes the loss and calls backward()")
@@ -226,6 +227,7 @@ class Newton(Optimizer):
         if group["method"] not in ("exact", "cg"):
             raise ValueError(f"Newton: method must be 'exact' or 'cg', not {group['method']!r}")
 
+    @modes.replayed_as_call()
     def step(self, closure=None):
         if closure is None:
             raise TypeError("Newton.step needs a closure that returns the loss (without calling backward())")
