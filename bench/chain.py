@@ -66,6 +66,13 @@ def make_tinygrad_mat(x0, params):
     return _eager_step(tm.tensor(x0), [tm.tensor(w, requires_grad=True) for w in params], np.ones_like(x0))
 
 
+def make_tinygrad_mat_compiled(x0, params):
+    """The same eager step under tm.compile: traced on the first call, replayed after."""
+    import tinygrad_mat as tm
+
+    return tm.compile(make_tinygrad_mat(x0, params))
+
+
 def make_torch(x0, params):
     import torch
 

@@ -107,6 +107,19 @@ def test_readme_training_example_runs(capsys):
     assert float(capsys.readouterr().out.strip()) < 0.25  # log 3 ≈ 1.1 at the start
 
 
+def test_readme_compile_example_runs(capsys):
+    """The compiled loop of the README runs, is traced once and replayed, and fits its data."""
+    import numpy as np
+
+    text = README.read_text(encoding="utf-8")
+    example = text.split("### Compiling a step")[1].split("```python\n")[1].split("```")[0]
+    namespace = {"np": np, "tm": tinygrad_mat, "F": tinygrad_mat.nn.functional}
+    exec(compile(example, "README compile example", "exec"), namespace)
+    assert "SGD.step()" in capsys.readouterr().out
+    assert namespace["step"].trace_count == 1
+    assert namespace["loss"].item() < 1e-3  # y is constant: 100 steps fit it
+
+
 def test_readme_graph_listing_is_what_the_code_prints(capsys):
     text = README.read_text(encoding="utf-8")
     block = text.split("**The graph as data.**")[1].split("```python\n")[1].split("```")[0]

@@ -2,7 +2,7 @@
 
 * Observers (``tm.explain``, ``tm.detect_anomaly``, a graph capturing cotangents) are objects in the
   thread-local tuple ``modes.state.observers``; the tensor layer and the engine call their
-  ``forward(op, inputs, arrays, out, node)``, ``backward(node, g, cotangents, seconds)`` and
+  ``forward(op, inputs, arrays, result, params)``, ``backward(node, g, cotangents, seconds)`` and
   ``tangent(op, tangent, level)`` methods only while the tuple is not empty. Empty, the seam costs one
   attribute check per op and one per backward pass.
 * Hooks on Tensors (``t.register_hook``, ``t.retain_grad``) live here, keyed by the Tensor (weakly):

@@ -9,7 +9,7 @@ NAME = "least-squares gradient"
 SIZE = "n (rows of X)"
 BASELINE = "numpy closed form"
 IMPLEMENTATIONS = ["element-by-element triple loop", "loop over rows (numpy)", "numpy closed form", "numba kernel", "tinygrad_mat",
-                   "PyTorch eager", "JAX", "JAX jit", "HIPS autograd"]
+                   "tinygrad_mat linear_mse_loss", "PyTorch eager", "JAX", "JAX jit", "HIPS autograd"]
 # The triple loop does n·d·k multiply-adds in Python (about 8 s at 10⁶): beyond this it is a missing
 # column. The loop over rows costs about 10 µs a row whatever d and k are: 10⁵ rows only in the full run.
 TRIPLE_LOOP_WORK_LIMIT = 300_000
@@ -122,6 +122,15 @@ def build(size):
         return g.numpy()
 
     impls["tinygrad_mat"] = tinygrad_mat_reverse
+    w_fused = tm.tensor(W, requires_grad=True)
+
+    def tinygrad_mat_fused():  # loss and gradient in one pass over X (kernels/fused.py)
+        tm.nn.functional.linear_mse_loss(X, w_fused, None, Y, reduction="sum").backward()
+        g = w_fused.grad
+        w_fused.grad = None
+        return g.numpy()
+
+    impls["tinygrad_mat linear_mse_loss"] = tinygrad_mat_fused
     if have("torch"):
         import torch
 

@@ -8,7 +8,7 @@ from ._peers import have, threads
 NAME = "training step"
 SIZE = "entries of X (n × d)"
 BASELINE = "numpy by hand"
-IMPLEMENTATIONS = ["numpy by hand", "tinygrad_mat", "PyTorch eager", "JAX jit", "HIPS autograd"]
+IMPLEMENTATIONS = ["numpy by hand", "tinygrad_mat", "tinygrad_mat compiled", "PyTorch eager", "JAX jit", "HIPS autograd"]
 LR = 0.1
 
 
@@ -58,20 +58,26 @@ def build(size):
     import tinygrad_mat as tm
     from tinygrad_mat.nn import functional as F
 
-    model = tm.nn.Linear(d, W0.shape[1])
-    model.load_state_dict({"weight": W0.T, "bias": b0})
-    opt = tm.optim.SGD(model.parameters(), lr=LR)
     target = y[:, None] if kind == "logistic" else y
 
     def tinygrad_mat_step():
-        opt.zero_grad()
-        logits = model(X)
-        loss = F.binary_cross_entropy_with_logits(logits, target) if kind == "logistic" else F.cross_entropy(logits, target)
-        loss.backward()
-        opt.step()
-        return model.weight.numpy().T
+        model = tm.nn.Linear(d, W0.shape[1])
+        model.load_state_dict({"weight": W0.T, "bias": b0})
+        opt = tm.optim.SGD(model.parameters(), lr=LR)
 
-    impls["tinygrad_mat"] = tinygrad_mat_step
+        def step():
+            opt.zero_grad()
+            logits = model(X)
+            loss = F.binary_cross_entropy_with_logits(logits, target) if kind == "logistic" else F.cross_entropy(logits, target)
+            loss.backward()
+            opt.step()
+            return model.weight
+
+        return step
+
+    eager_step, compiled_step = tinygrad_mat_step(), tm.compile(tinygrad_mat_step())
+    impls["tinygrad_mat"] = lambda: eager_step().numpy().T
+    impls["tinygrad_mat compiled"] = lambda: compiled_step().numpy().T
     if have("torch"):
         import torch
 
