@@ -52,6 +52,7 @@ def test_graph_captures_the_cotangent_reaching_each_node_and_writes_dot():
         tm.graph(y)
 
 
+# Graphviz's `dot` is a system program, not a pip package: a machine with only Python and pip lacks it.
 @pytest.mark.skipif(shutil.which("dot") is None, reason="Graphviz's dot program is not installed (apt-get install graphviz)")
 def test_dot_is_accepted_by_graphviz(tmp_path):
     _, _, y = two_op_graph()
@@ -145,6 +146,7 @@ def test_hooks_replace_gradients_in_order_and_retain_grad_keeps_the_final_one():
     assert handle_x.grad.tolist() == [2.0]
 
 
+# PyTorch is an optional oracle (several hundred MB, never in the test extra); the closed forms above run everywhere.
 @pytest.mark.skipif(importlib.util.find_spec("torch") is None,
                     reason="PyTorch is an optional oracle (pip install torch==2.13.0); the expected values above stand")
 def test_hooks_behave_as_pytorchs_on_the_same_graph():

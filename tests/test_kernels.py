@@ -176,7 +176,6 @@ def test_kernels_under_numba_boundscheck(tmp_path):
 
 
 def test_thread_counts_are_set_and_restored_and_bad_counts_change_nothing():
-    pytest.importorskip("threadpoolctl", reason="BLAS threads are set through threadpoolctl (in the test extra)")
     import numba
 
     before = tm.get_num_threads()

@@ -123,6 +123,7 @@ def test_bad_input_is_refused_clearly():
     assert_close(F.cross_entropy(X, Y.astype(float)), F.cross_entropy(X, Y))  # integer-valued floats
 
 
+# PyTorch is an optional oracle (several hundred MB, never in the test extra); the closed forms above run everywhere.
 @pytest.mark.skipif(importlib.util.find_spec("torch") is None,
                     reason="PyTorch is an optional oracle (pip install torch==2.13.0); the closed forms above stand")
 def test_values_equal_pytorchs():

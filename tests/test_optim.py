@@ -116,6 +116,7 @@ def test_fused_sgd_momentum_kernel_agrees_with_the_formula_on_large_parameters(n
     np.testing.assert_array_equal(w.numpy(), p)  # the kernel does numpy's operations, in its order
 
 
+# PyTorch is an optional oracle (several hundred MB, never in the test extra); the formulas above run everywhere.
 @pytest.mark.skipif(importlib.util.find_spec("torch") is None,
                     reason="PyTorch is an optional oracle (pip install torch==2.13.0); the formulas above stand")
 def test_updates_equal_pytorchs():

@@ -29,6 +29,7 @@ import warnings
 import numpy as np
 
 from . import modes, observe
+from .engine import _fit
 from .errors import CompileError
 from .namespaces import NUMPY
 from .tensor import Tensor, _accumulate, _ones
@@ -141,7 +142,7 @@ class _Tracer:
         self.converted = converted  # indices of float arrays given to the step as Tensors
         self.leaves = {}         # id(leaf read from the step's closure) -> leaf
         self.leaf_guards = {}    # id(leaf) -> (leaf, shape, dtype, requires_grad), checked per call
-        self.value_guards = []   # (source, values): values read while tracing, checked per call
+        self.value_guards = []   # (values of this call's arguments -> array, values read while tracing)
         self.data_changed = False  # an opaque call may have rebound any leaf's data
         self.unchanged = set()   # ids of leaves and arguments known not rebound so far
         self.nodes = {}          # id(node) -> (op, params, input sources, out var, input objects)
@@ -372,9 +373,13 @@ class _Tracer:
             self._add_leaf(t)
         if is_leaf and key in self.unchanged:
             index = self.arguments.get(key)
-            where = (f"A{index}" if index in self.converted else f"A{index}._data") if index is not None \
-                else f"{self.object_name(t)}._data"
-            self.value_guards.append((where, np.array(t._data)))
+            if index is None:
+                where, current = f"{self.object_name(t)}._data", (lambda leaves, t=t: t._data)
+            elif index in self.converted:  # the caller's array itself
+                where, current = f"A{index}", (lambda leaves, i=index: leaves[i])
+            else:
+                where, current = f"A{index}._data", (lambda leaves, i=index: leaves[i]._data)
+            self.value_guards.append((current, np.array(t._data)))
             self.tape.append(("guard", f"values of {where} equal this trace's"))
             return
         self.refuse(
@@ -416,7 +421,7 @@ class _Trace:
     def __init__(self, tracer, output, n_arguments, non_float):
         self.tape = tracer.tape
         self.leaf_guards = list(tracer.leaf_guards.values())
-        self.value_guards = [(builtins.compile(src, "<guard>", "eval"), values) for src, values in tracer.value_guards]
+        self.value_guards = tracer.value_guards
         self.non_float = non_float  # (index, values) of the integer/bool arrays the step was traced with
         self.alive = tracer.alive
         returned = _output_source(tracer, output)
@@ -424,7 +429,7 @@ class _Trace:
         body = "\n".join("    " + line for line in tracer.lines) or "    pass"
         self.source = (f"def replay(arguments):\n    {unpack}{',' if n_arguments == 1 else ''} = arguments\n"
                        if n_arguments else "def replay(arguments):\n") + body + f"\n    return {returned}\n"
-        scope = dict(tracer.constants, NP=NUMPY, _asarray=np.asarray, _zeros=np.zeros, _fit=_engine_fit,
+        scope = dict(tracer.constants, NP=NUMPY, _asarray=np.asarray, _zeros=np.zeros, _fit=_fit,
                      _grad_data=_grad_data, _rebind=_rebind, _set_grad=_set_grad, _wrap=_wrap,
                      _owned=_owned, _accumulate_all=_accumulate_all, Tensor=Tensor)
         exec(builtins.compile(self.source, "<tm.compile replay>", "exec"), scope)
@@ -437,20 +442,13 @@ class _Trace:
             data = leaf._data
             if data.shape != shape or data.dtype != dtype or leaf.requires_grad != requires_grad or leaf._node is not None:
                 return False
-        if self.value_guards:
-            scope = dict(self.scope, **{f"A{i}": a for i, a in enumerate(leaves)})
-            for code, values in self.value_guards:
-                if not _same_values(np.asarray(eval(code, scope)), values):
-                    return False
+        for current, values in self.value_guards:
+            if not _same_values(np.asarray(current(leaves)), values):
+                return False
         for index, values in self.non_float:
             if not _same_values(leaves[index], values):
                 return False
         return True
-
-
-def _engine_fit(xp, cotangent, like, opname, cotangents):
-    from .engine import _fit
-    return _fit(xp, cotangent, like, opname, cotangents)
 
 
 def _output_source(tracer, obj):
