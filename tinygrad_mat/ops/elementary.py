@@ -87,10 +87,6 @@ class _PiecewiseConstant(Op):
 
     batching = "leading"
 
-    batching = "leading"
-
-    batching = "leading"
-
     vjp_text = "X̄ = 0"
     jvp_text = "Ż = 0"
 
@@ -159,9 +155,6 @@ class _Binary(Op):
 
     batching = "pad"  # broadcasting: a batch of tangents, padded to the output's rank
 
-    batching = "pad"  # broadcasting: a batch of tangents, padded to the output's rank
-
-    batching = "pad"  # broadcasting: a batch of tangents, padded to the output's rank
     def prepare(self, a, b):
         return (a, b), {}
 

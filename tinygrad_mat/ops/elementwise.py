@@ -21,10 +21,6 @@ class Add(Linear):
 
     batching = "pad"  # broadcasting: a batch of tangents, padded to the output's rank
 
-    batching = "pad"  # broadcasting: a batch of tangents, padded to the output's rank
-
-    batching = "pad"  # broadcasting: a batch of tangents, padded to the output's rank
-
     name, dunder, ufunc = "add", "add", np.add
     vjp_text = "Ā = Z̄,  B̄ = Z̄"
     jvp_text = "Ż = Ȧ + Ḃ"
@@ -48,10 +44,6 @@ class Sub(Linear):
 
     batching = "pad"  # broadcasting: a batch of tangents, padded to the output's rank
 
-    batching = "pad"  # broadcasting: a batch of tangents, padded to the output's rank
-
-    batching = "pad"  # broadcasting: a batch of tangents, padded to the output's rank
-
     name, dunder, ufunc = "sub", "sub", np.subtract
     vjp_text = "Ā = Z̄,  B̄ = −Z̄"
     jvp_text = "Ż = Ȧ − Ḃ"
@@ -72,10 +64,6 @@ class Mul(Bilinear):
 
     batching = "pad"  # broadcasting: a batch of tangents, padded to the output's rank
 
-    batching = "pad"  # broadcasting: a batch of tangents, padded to the output's rank
-
-    batching = "pad"  # broadcasting: a batch of tangents, padded to the output's rank
-
     name, dunder, ufunc, symbol = "mul", "mul", np.multiply, "⊙"
     vjp_text = "Ā = Z̄ ⊙ B,  B̄ = Z̄ ⊙ A"
 
@@ -93,10 +81,6 @@ class Mul(Bilinear):
 @register
 class Div(Op):
     """a ⊘ b (elementwise quotient) with numpy broadcasting."""
-
-    batching = "pad"  # broadcasting: a batch of tangents, padded to the output's rank
-
-    batching = "pad"  # broadcasting: a batch of tangents, padded to the output's rank
 
     batching = "pad"  # broadcasting: a batch of tangents, padded to the output's rank
 
@@ -126,10 +110,6 @@ class Neg(Linear):
 
     batching = "leading"
 
-    batching = "leading"
-
-    batching = "leading"
-
     name, dunder, ufunc = "neg", "neg", np.negative
     vjp_text = "X̄ = −Z̄"
     jvp_text = "Ż = −Ẋ"
@@ -152,10 +132,6 @@ class Pow(Op):
     >>> tm.grad(lambda x: 2.0 ** x)(3.0)     # d(aˣ)/dx = aˣ ln a
     array(5.54517744)
     """
-
-    batching = "pad"  # broadcasting: a batch of tangents, padded to the output's rank
-
-    batching = "pad"  # broadcasting: a batch of tangents, padded to the output's rank
 
     batching = "pad"  # broadcasting: a batch of tangents, padded to the output's rank
 
@@ -222,10 +198,6 @@ class Alias(Linear):
 
     batching = "leading"
 
-    batching = "leading"
-
-    batching = "leading"
-
     name, public = "alias", False
     vjp_text = "X̄ = Z̄"
     jvp_text = "Ż = Ẋ"
@@ -240,10 +212,6 @@ class Alias(Linear):
 @register
 class AsType(Linear):
     """x cast to float32 or float64; the gradient is cast back to x's dtype."""
-
-    batching = "leading"
-
-    batching = "leading"
 
     batching = "leading"
 

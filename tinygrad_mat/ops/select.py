@@ -27,10 +27,6 @@ class Where(Linear):
 
     batching = "pad"  # broadcasting: a batch of tangents, padded to the output's rank
 
-    batching = "pad"  # broadcasting: a batch of tangents, padded to the output's rank
-
-    batching = "pad"  # broadcasting: a batch of tangents, padded to the output's rank
-
     name, numpy = "where", {np.where: {}}
     vjp_text = "X̄ = Z̄ ⊙ [C],  Ȳ = Z̄ ⊙ [¬C]"
     jvp_text = "Ż = where(C, Ẋ, Ẏ)"
@@ -57,10 +53,6 @@ def _tie_share(xp, a, b):
 
 class _Extremum(Op):
     """maximum / minimum of two arrays; at a tie each side gets half the derivative (JAX, autograd)."""
-
-    batching = "pad"  # broadcasting: a batch of tangents, padded to the output's rank
-
-    batching = "pad"  # broadcasting: a batch of tangents, padded to the output's rank
 
     batching = "pad"  # broadcasting: a batch of tangents, padded to the output's rank
 
