@@ -73,6 +73,13 @@ def make_tinygrad_mat_compiled(x0, params):
     return tm.compile(make_tinygrad_mat(x0, params))
 
 
+def make_tinygrad_mat_numba(x0, params):
+    """The same eager step under tm.compile(backend="numba"): forward and backward in one numba function."""
+    import tinygrad_mat as tm
+
+    return tm.compile(make_tinygrad_mat(x0, params), backend="numba")
+
+
 def make_torch(x0, params):
     import torch
 

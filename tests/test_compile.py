@@ -350,3 +350,84 @@ def test_a_parameter_read_after_the_update_is_read_anew():
         for got, want in zip(compiled(X, y), eager(X, y)):
             assert_same(got.numpy(), want.numpy())
     assert compiled.trace_count == 1
+
+
+# ---------------------------------------------------------------- fusion: mse_loss(X @ W + b, Y)
+
+
+def _least_squares(w_shape, b_shape, reduction, returned="loss", x_grad=False, penalty=True):
+    rng = np.random.default_rng(4)
+    W = tm.tensor(rng.standard_normal(w_shape) * 0.1, requires_grad=True)
+    b = None if b_shape is None else tm.tensor(np.full(b_shape, 0.2), requires_grad=True)
+    params = [W] + ([] if b is None else [b])
+    opt = tm.optim.SGD(params, lr=0.05, momentum=0.5)
+
+    def step(X, Y):
+        opt.zero_grad()
+        if x_grad:
+            X = tm.tensor(X, requires_grad=True)
+        z = X @ W if b is None else X @ W + b
+        loss = F.mse_loss(z, Y, reduction=reduction)
+        if penalty:  # W's cotangent also gets a contribution from outside the pattern
+            loss = loss + 0.01 * (W * W).sum()
+        loss.backward()
+        opt.step()
+        return (loss, z) if returned == "both" else loss
+
+    return step, params
+
+
+FUSABLE = [((4, 2), (2,), "mean"), ((4,), (), "sum"), ((4,), None, "mean"), ((4, 3), (), "mean")]
+
+
+@pytest.mark.parametrize("w_shape, b_shape, reduction", FUSABLE)
+def test_mse_of_a_linear_model_is_fused_and_equals_the_eager_step(monkeypatch, w_shape, b_shape, reduction):
+    """mse_loss(X @ W + b, Y) becomes linear_mse_parts (one pass over X); loss, .grad and updated
+    parameters equal the eager step's to 1e-12 over four steps."""
+    monkeypatch.setattr(tm.compile_fusion, "MIN_ENTRIES", 1)  # fuse the small test problem
+    rng = np.random.default_rng(2)
+    X = rng.standard_normal((30, 4))
+    Y = rng.standard_normal((30,) + w_shape[1:])
+    (compiled, params), (eager, twins) = _least_squares(w_shape, b_shape, reduction), _least_squares(w_shape, b_shape, reduction)
+    compiled = tm.compile(compiled)
+    for i in range(4):
+        assert_same(compiled(X, Y).numpy(), eager(X, Y).numpy(), f"loss, step {i}")
+        for p, q in zip(params, twins):
+            assert_same(p.numpy(), q.numpy(), f"parameter, step {i}")
+            assert_same(p.grad.numpy(), q.grad.numpy(), f"gradient, step {i}")
+    assert "fused" in compiled.tape and "linear_mse_parts" in compiled.tape
+    assert "matmul.vjp" in compiled.tape  # the tape still lists what was traced...
+    assert compiled.source.count("V") < 12  # ...but the replay no longer runs the pattern's rules
+
+
+@pytest.mark.parametrize("change", ["returned", "x_grad", "small"])
+def test_mse_of_a_linear_model_is_not_fused_when_the_step_could_tell(monkeypatch, change):
+    """An intermediate the step returns, an X that needs a gradient, or a small X: no fusion, and the
+    replay still equals the eager step."""
+    if change != "small":
+        monkeypatch.setattr(tm.compile_fusion, "MIN_ENTRIES", 1)
+    kwargs = {"returned": "both"} if change == "returned" else ({"x_grad": True} if change == "x_grad" else {})
+    rng = np.random.default_rng(3)
+    X, Y = rng.standard_normal((30, 4)), rng.standard_normal((30, 2))
+    (compiled, params), (eager, twins) = _least_squares((4, 2), (2,), "mean", **kwargs), _least_squares((4, 2), (2,), "mean", **kwargs)
+    compiled = tm.compile(compiled)
+    for i in range(3):
+        got, want = compiled(X, Y), eager(X, Y)
+        for a, b in zip(got if isinstance(got, tuple) else [got], want if isinstance(want, tuple) else [want]):
+            assert_same(a.numpy(), b.numpy(), f"returned, step {i}")
+        for p, q in zip(params, twins):
+            assert_same(p.grad.numpy(), q.grad.numpy(), f"gradient, step {i}")
+    assert "fused" not in compiled.tape
+
+
+def test_mse_of_a_large_linear_model_is_fused_by_default():
+    rng = np.random.default_rng(5)
+    X, Y = rng.standard_normal((20_000, 4)), rng.standard_normal((20_000, 2))
+    assert X.size >= tm.compile_fusion.MIN_ENTRIES
+    (compiled, params), (eager, twins) = _least_squares((4, 2), (2,), "mean", penalty=False), _least_squares((4, 2), (2,), "mean", penalty=False)
+    compiled = tm.compile(compiled)
+    for i in range(3):
+        assert_same(compiled(X, Y).numpy(), eager(X, Y).numpy(), f"loss, step {i}")
+        for p, q in zip(params, twins):
+            assert_same(p.numpy(), q.numpy(), f"parameter, step {i}")
+    assert "fused" in compiled.tape

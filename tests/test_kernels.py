@@ -189,3 +189,25 @@ def test_thread_counts_are_set_and_restored_and_bad_counts_change_nothing():
     with pytest.raises(ValueError, match="NUMBA_NUM_THREADS"):
         tm.set_num_threads(too_many)
     assert tm.get_num_threads()["blas"] == before["blas"]  # refused before anything changed
+
+
+def test_the_numba_backend_helpers_equal_numpy():
+    """kernels/replay.py: the products in both branches (loops, BLAS), any layout, and the sigmoid in
+    both tails (the numba backend's sweep checks them again through every lowered rule)."""
+    from tinygrad_mat.kernels import replay
+
+    rng = np.random.default_rng(0)
+    for m, k, n in [(1, 1, 1), (4, 4, 4), (3, 5, 2), (40, 40, 40)]:  # 40³ > the BLAS threshold
+        a, b = rng.standard_normal((m, k)), rng.standard_normal((k, n))
+        np.testing.assert_allclose(replay.matmul(a, b), a @ b, rtol=1e-12, atol=1e-13)
+        at = np.asfortranarray(a)  # another layout, and a transposed view
+        np.testing.assert_allclose(replay.matmul(b.T, a.T), b.T @ a.T, rtol=1e-12, atol=1e-13)
+        np.testing.assert_allclose(replay.matmul(at, b), a @ b, rtol=1e-12, atol=1e-13)
+        x, y = rng.standard_normal(k), rng.standard_normal(m)
+        np.testing.assert_allclose(replay.matvec(a, x), a @ x, rtol=1e-12, atol=1e-13)
+        np.testing.assert_allclose(replay.vecmat(y, a), y @ a, rtol=1e-12, atol=1e-13)
+        assert replay.dot(x, x) == pytest.approx(x @ x, rel=1e-12)
+    x = np.array([[-800.0, -30.0, 0.0], [1e-3, 30.0, 800.0]])
+    np.testing.assert_allclose(replay.sigmoid_array(x), dispatch._numpy_sigmoid(x), rtol=1e-15)
+    np.testing.assert_allclose(replay.sigmoid_array(x.T), dispatch._numpy_sigmoid(x.T), rtol=1e-15)
+    assert replay.sigmoid_number(-800.0) == dispatch._numpy_sigmoid(np.array(-800.0))

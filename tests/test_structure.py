@@ -23,7 +23,7 @@ LAYERS = [
     {"namespaces", "forward", "numpy_protocol"},
     {"tensor"},
     {"functions", "creation", "random"},
-    {"functional", "jacobians", "custom", "compiler"},
+    {"functional", "jacobians", "custom", "compiler", "compile_numba", "compile_fusion"},
     {"nn", "optim", "data", "metrics", "linalg", "threads"},
     {"train", "sklearn", "inspection"},
     {"demo", "readme", "__init__", "__main__"},

@@ -28,13 +28,27 @@ import warnings
 
 import numpy as np
 
-from . import modes, observe
+from . import compile_fusion, compile_numba, modes, observe
 from .engine import _fit
 from .errors import CompileError
 from .namespaces import NUMPY
-from .tensor import Tensor, _accumulate, _ones
+from .ops.lowering import fit
+from .tensor import Tensor, _accumulate, _accumulate_lock, _new, _ones
 
 _state = modes.state
+
+
+READ = "read"  # in Tracer.lowered: a line that only reads (a comment, a parameter's array), no effect
+
+
+class Unlowered:
+    """A line of array code that the numba backend cannot write: ``op``'s ``what`` has no lowering."""
+
+    def __init__(self, op, what):
+        self.op, self.what = op, what
+
+    def __str__(self):
+        return f"{self.op} ({self.what})"
 _MAX_TRACES = 16  # traces of one compiled step before a warning says why it keeps tracing
 _TRACES_PER_KEY = 8  # traces kept for one set of shapes (they differ in the values they guard on)
 
@@ -94,8 +108,29 @@ def _wrap(array):
 
 
 def _accumulate_all(entries):
-    """Add each cotangent into its leaf's ``.grad`` exactly as ``backward()`` does."""
-    _accumulate([[leaf, _owned(g), seen] for leaf, g, seen in entries], False)
+    """Add each cotangent into its leaf's ``.grad`` exactly as ``backward()`` does (``tensor._accumulate``
+    without hooks, which a compiled step refuses): every check, then every write, under its lock."""
+    with _accumulate_lock:
+        for leaf, g, seen in entries:
+            data = leaf._data
+            if data is not seen and (g.shape != data.shape or g.dtype != data.dtype):
+                break
+        else:
+            _write_grads(entries)
+            return
+    _accumulate([[leaf, g, seen]], False)  # the leaf's data changed shape: backward()'s own error
+
+
+def _write_grads(entries):
+    for leaf, g, _ in entries:
+        current = leaf._grad
+        total = (g if g.base is None else g.copy()) if current is None else current._data + g
+        total.setflags(False)  # as the engine's: a .grad is read-only
+        wrapped = _new(Tensor)
+        wrapped._data = total
+        wrapped.requires_grad = False
+        wrapped._grad = wrapped._node = wrapped._tangents = None
+        leaf._grad = wrapped
 
 
 def _grad_data(leaf):
@@ -133,6 +168,10 @@ class _Tracer:
 
     def __init__(self, arguments, converted):
         self.lines = []          # the replay function's body
+        self.lowered = []        # per line: numba source (array code), None (Python glue), READ, or Unlowered
+        self.meta = {}           # replay variable -> (shape, dtype) of the array it holds
+        self.forwards = {}       # out variable -> (line index, op name, operand sources, inputs, params, needs)
+        self.rules = {}          # out variable -> [(vjp line index, [(input index, line index, target, added)])]
         self.tape = []           # (kind, text): the printable tape
         self.constants = {}      # name in the replay's globals -> object
         self.var = {}            # id(Tensor) -> the replay variable holding its array at this point
@@ -168,8 +207,9 @@ class _Tracer:
         self.constants[name] = obj
         return name
 
-    def emit(self, line, kind=None, text=None):
+    def emit(self, line, kind=None, text=None, lowered=None):
         self.lines.append(line)
+        self.lowered.append(lowered)
         if kind is not None:
             self.tape.append((kind, text if text is not None else line))
 
@@ -210,12 +250,13 @@ class _Tracer:
             name = self._new("r")
             owner = self._grad_owner(t)
             if owner is not None:  # p.grad as it is at this point of the step
-                self.emit(f"{name} = _grad_data({self.object_name(owner)})")
+                self.emit(f"{name} = _grad_data({self.object_name(owner)})", lowered=READ)
             else:
                 if key not in self.arguments and key not in self.leaves:
                     self._add_leaf(t)
-                self.emit(f"{name} = {self.object_name(t)}._data")
+                self.emit(f"{name} = {self.object_name(t)}._data", lowered=READ)
         self.var[key] = name
+        self.meta[name] = (t._data.shape, t._data.dtype)
         return name
 
     def _add_leaf(self, t):
@@ -245,7 +286,12 @@ class _Tracer:
         call = f"{fn}({', '.join(names)}{', **' + self.constant(params, 'P') if params else ''})"
         if result._data.ndim == 0:  # a reduction may give a numpy scalar; apply makes it an array
             call = f"_asarray({call})"
-        self.emit(f"{out} = {call}", "forward", f"{out} = {op.name}({', '.join(names)}{_params_text(params)})")
+        lowered = op.lower_forward(names, inputs, params or {})
+        needs = tuple(result._node.needs) if result._node is not None else None
+        self.forwards[out] = (len(self.lines), op.name, names, list(inputs), params or {}, needs)
+        self.emit(f"{out} = {call}", "forward", f"{out} = {op.name}({', '.join(names)}{_params_text(params)})",
+                  f"{out} = {lowered}" if lowered is not None else Unlowered(op.name, "forward"))
+        self.meta[out] = (result._data.shape, result._data.dtype)
         self.var[id(result)] = out
         self.results.add(id(result))
         self.alive.append(result)
@@ -275,7 +321,7 @@ class _Tracer:
         else:
             seed = self.constant(np.array(gradient, dtype=root.dtype), "SEED")
         label = self.var.get(id(root), "a leaf")
-        self.emit(f"# backward from {label}", "backward", f"backward from {label}, seed {seed}")
+        self.emit(f"# backward from {label}", "backward", f"backward from {label}, seed {seed}", READ)
         pending = {}  # id(node) -> variable holding its cotangent so far
         leaf_sums = {}  # id(leaf) -> [leaf, variable, variable of its data when the graph used it]
         if root._node is not None:
@@ -288,30 +334,42 @@ class _Tracer:
             c = self._new("c")
             call = (f"{self.constant(op.vjp, 'V')}(NP, {g}, ({''.join(n + ', ' for n in names)}), {out}, "
                     f"{self.constant(tuple(node.needs), 'N')}{', **' + self.constant(params, 'P') if params else ''})")
-            self.emit(f"{c} = {call}", "vjp", f"{c} = {op.name}.vjp({g})")
+            rules = op.lower_vjp(g, names, out, inputs, tuple(node.needs), params or {})
+            lines = []  # where each cotangent went: (input index, line index, target variable, added)
+            self.rules.setdefault(out, []).append((len(self.lines), g, lines))
+            self.emit(f"{c} = {call}", "vjp", f"{c} = {op.name}.vjp({g})",
+                      Unlowered(op.name, "vjp") if rules is None else
+                      f"{c} = ({''.join(('0.0' if r is None else r) + ', ' for r in rules)})")
             for i, (parent, name, need, cotangent) in enumerate(zip(inputs, names, node.needs, cotangents)):
                 if not need:
                     continue
                 like = parent._data if isinstance(parent, Tensor) else np.asarray(parent)
-                value = f"{c}[{i}]"
+                value = lowered = f"{c}[{i}]"
                 if cotangent is None:  # the rule's zero symbol
                     value = f"_zeros({like.shape!r}, {self.constant(like.dtype, 'D')})"
-                elif cotangent.shape != like.shape or cotangent.dtype != like.dtype:
-                    value = f"_fit(NP, {value}, {name}, {op.name!r}, {c})"
+                    lowered = "0.0" if like.shape == () else f"np.zeros({like.shape!r})"
+                else:
+                    if rules is not None and rules[i] is None:
+                        lowered = Unlowered(op.name, "vjp (its numba rule gives no cotangent where the rule does)")
+                    if cotangent.shape != like.shape or cotangent.dtype != like.dtype:
+                        value = f"_fit(NP, {value}, {name}, {op.name!r}, {c})"
+                        if type(lowered) is str:
+                            lowered = fit(lowered, cotangent.shape, like.shape)
+                self.meta[f"{c}[{i}]"] = (like.shape, like.dtype)
                 if parent._node is not None:
                     key = id(parent._node)
                     if key in pending:
-                        self.emit(f"{pending[key]} = {pending[key]} + {value}")
+                        self._sum(pending[key], value, lowered)
                     else:
                         pending[key] = self._new("g")
-                        self.emit(f"{pending[key]} = {value}")
+                        self._set(pending[key], value, lowered, like)
                 elif id(parent) in leaf_sums:
-                    var = leaf_sums[id(parent)][1]
-                    self.emit(f"{var} = {var} + {value}")
+                    self._sum(leaf_sums[id(parent)][1], value, lowered)
                 else:
                     var = self._new("g")
-                    self.emit(f"{var} = {value}")
+                    self._set(var, value, lowered, like)
                     leaf_sums[id(parent)] = [parent, var, name]
+                lines.append((i, len(self.lines) - 1))
         if [id(leaf) for leaf, _, _ in reached] != list(leaf_sums):
             raise CompileError("compile: internal error: the traced backward reached other leaves than backward()")
         entries = "".join(f"({self.object_name(leaf)}, {var}, {saved}), " for leaf, var, saved in leaf_sums.values())
@@ -322,6 +380,14 @@ class _Tracer:
             self.emit(f"{grad_var} = {self.object_name(leaf)}._grad")
             self.grad_objects[id(leaf._grad)] = grad_var
             self.alive.append(leaf._grad)
+
+    def _set(self, var, value, lowered, like):
+        self.emit(f"{var} = {value}", lowered=f"{var} = {lowered}" if type(lowered) is str else lowered)
+        self.meta[var] = (like.shape, like.dtype)
+
+    def _sum(self, var, value, lowered):
+        self.emit(f"{var} = {var} + {value}",
+                  lowered=f"{var} = {var} + {lowered}" if type(lowered) is str else lowered)
 
     # ------------------------------------------------------------ effects
     def rebind(self, tensor, value):
@@ -418,7 +484,7 @@ def _params_text(params):
 class _Trace:
     """The replay function of one trace and the guards that say when it applies."""
 
-    def __init__(self, tracer, output, n_arguments, non_float):
+    def __init__(self, tracer, output, n_arguments, non_float, backend="numpy"):
         self.tape = tracer.tape
         self.leaf_guards = list(tracer.leaf_guards.values())
         self.value_guards = tracer.value_guards
@@ -426,14 +492,21 @@ class _Trace:
         self.alive = tracer.alive
         returned = _output_source(tracer, output)
         unpack = ", ".join(f"A{i}" for i in range(n_arguments))
-        body = "\n".join("    " + line for line in tracer.lines) or "    pass"
+        if backend == "numpy":  # mse_loss(X @ W + b, Y) in one pass over X (compile_fusion)
+            compile_fusion.fuse_linear_mse(tracer, returned)
+        lines, extra = tracer.lines, {}
+        if backend == "numba":  # runs of array code become numba functions (compile_numba)
+            lines, extra = compile_numba.lower(tracer.lines, tracer.lowered, tracer.meta, tracer.constants, returned)
+        body = "\n".join("    " + line for line in lines) or "    pass"
         self.source = (f"def replay(arguments):\n    {unpack}{',' if n_arguments == 1 else ''} = arguments\n"
                        if n_arguments else "def replay(arguments):\n") + body + f"\n    return {returned}\n"
         scope = dict(tracer.constants, NP=NUMPY, _asarray=np.asarray, _zeros=np.zeros, _fit=_fit,
                      _grad_data=_grad_data, _rebind=_rebind, _set_grad=_set_grad, _wrap=_wrap,
-                     _owned=_owned, _accumulate_all=_accumulate_all, Tensor=Tensor)
+                     _owned=_owned, _accumulate_all=_accumulate_all, Tensor=Tensor, **extra)
         exec(builtins.compile(self.source, "<tm.compile replay>", "exec"), scope)
         self.replay = scope["replay"]
+        for name, function in extra.items():
+            function.bind(scope, name)
         self.scope = scope
 
     def holds(self, leaves):
@@ -487,11 +560,12 @@ class Compiled:
     """A step compiled by ``tm.compile``: call it as the step; ``print`` it to see its tape."""
 
     def __init__(self, fn, backend="numpy"):
-        if backend != "numpy":
-            raise ValueError(f"compile: backend must be 'numpy', not {backend!r}")
+        if backend not in ("numpy", "numba"):
+            raise ValueError(f"compile: backend must be 'numpy' or 'numba', not {backend!r}")
         self.fn = fn
         self.backend = backend
         self.traces = {}
+        self.refused = {}  # key -> the CompileError of a step the backend cannot write for that key
         self.trace_count = 0
         self.last = None
         self._warned = False
@@ -521,6 +595,8 @@ class Compiled:
         for trace in self.traces.get(key, ()):
             if trace.holds(leaves):
                 return trace.replay(leaves)
+        if key in self.refused:
+            raise self.refused[key]
         return self._trace(args, kwargs, leaves, key)
 
     def _trace(self, args, kwargs, leaves, key):
@@ -549,7 +625,12 @@ class Compiled:
             output = self.fn(*call_args, **call_kwargs)
         finally:
             _state.tracer, _state.observers = previous
-        trace = _Trace(tracer, output, len(leaves), non_float)
+        try:
+            trace = _Trace(tracer, output, len(leaves), non_float, self.backend)
+        except CompileError as error:  # the numba backend cannot write this step: say so on every call
+            self.refused[key] = CompileError(f"{error}. (The call that traced the step ran it eagerly; calls "
+                                             "with these shapes raise this error without running it.)")
+            raise self.refused[key] from None
         kept = self.traces.setdefault(key, [])
         kept.insert(0, trace)
         del kept[_TRACES_PER_KEY:]  # the most recent first; guards on values may tell traces apart

@@ -9,7 +9,8 @@ import numpy as np
 NAME = "10-op chain"
 SIZE = "n (n × n matrices)"
 BASELINE = "numpy by hand"
-IMPLEMENTATIONS = ["numpy by hand", "tinygrad_mat", "tinygrad_mat compiled", "PyTorch eager", "HIPS autograd"]
+IMPLEMENTATIONS = ["numpy by hand", "tinygrad_mat", "tinygrad_mat compiled", "tinygrad_mat compiled (numba)",
+                   "PyTorch eager", "HIPS autograd"]
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 import chain as _chain  # noqa: E402
@@ -30,7 +31,8 @@ def x(n):
 def build(n):
     x0, params = _chain.problem(n=n)
     impls = {"numpy by hand": _chain.make_numpy(x0, params), "tinygrad_mat": _chain.make_tinygrad_mat(x0, params),
-             "tinygrad_mat compiled": _chain.make_tinygrad_mat_compiled(x0, params)}
+             "tinygrad_mat compiled": _chain.make_tinygrad_mat_compiled(x0, params),
+             "tinygrad_mat compiled (numba)": _chain.make_tinygrad_mat_numba(x0, params)}
     if importlib.util.find_spec("torch"):
         impls["PyTorch eager"] = _chain.make_torch(x0, params)
     if importlib.util.find_spec("autograd"):

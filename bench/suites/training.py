@@ -8,7 +8,8 @@ from ._peers import have, threads
 NAME = "training step"
 SIZE = "entries of X (n × d)"
 BASELINE = "numpy by hand"
-IMPLEMENTATIONS = ["numpy by hand", "tinygrad_mat", "tinygrad_mat compiled", "PyTorch eager", "JAX jit", "HIPS autograd"]
+IMPLEMENTATIONS = ["numpy by hand", "tinygrad_mat", "tinygrad_mat compiled", "tinygrad_mat compiled (numba)",
+                   "PyTorch eager", "JAX jit", "HIPS autograd"]
 LR = 0.1
 
 
@@ -78,6 +79,9 @@ def build(size):
     eager_step, compiled_step = tinygrad_mat_step(), tm.compile(tinygrad_mat_step())
     impls["tinygrad_mat"] = lambda: eager_step().numpy().T
     impls["tinygrad_mat compiled"] = lambda: compiled_step().numpy().T
+    if kind == "logistic":  # softmax gathers with integer labels (getitem), which the numba backend does not lower
+        numba_step = tm.compile(tinygrad_mat_step(), backend="numba")
+        impls["tinygrad_mat compiled (numba)"] = lambda: numba_step().numpy().T
     if have("torch"):
         import torch
 

@@ -103,6 +103,16 @@ class Op(Record):
         of tangents, each (batch, *shape of its input)."""
         raise NotImplementedError
 
+    # The numba backend of tm.compile writes a step as numba source, op by op (ops/lowering.py says
+    # how). None: this op has no lowering, and the backend refuses the step, naming the op.
+    def lower_forward(self, ins, inputs, params):
+        """Numba source of the output, from the operands' source ``ins``, or None (not lowered)."""
+        return None
+
+    def lower_vjp(self, g, ins, out, inputs, needs, params):
+        """Numba source of each input's cotangent (None where not needed), or None (not lowered)."""
+        return None
+
     def explain(self, error, arrays, params):
         """Turn a numpy error raised by ``forward`` into one that names this op and the shapes."""
         message = str(error)
@@ -140,6 +150,23 @@ class Elementwise(Op):
     def derivative(self, xp, x, out):
         raise NotImplementedError
 
+    # Numba source of f(X) and of f′ for tm.compile's numba backend: "{x}" and "{out}" stand for X
+    # and Z, "{sigmoid}" for the sigmoid kernel of the operand's shape. None: not lowered.
+    lowered = None
+    lowered_derivative = None
+
+    def _lower(self, template, ins, inputs, out=None):
+        sigmoid = "R.sigmoid_number" if shape_of(inputs[0]) == () else "R.sigmoid_array"
+        return template.format(x=ins[0], out=out, sigmoid=sigmoid)
+
+    def lower_forward(self, ins, inputs, params):
+        return None if self.lowered is None else self._lower(self.lowered, ins, inputs)
+
+    def lower_vjp(self, g, ins, out, inputs, needs, params):
+        if self.lowered_derivative is None:
+            return None
+        return (f"{g} * ({self._lower(self.lowered_derivative, ins, inputs, out)})",)
+
     batching = "leading"  # f′(X) ⊙ Ẋ broadcasts a leading batch axis of Ẋ
 
     def vjp(self, xp, g, inputs, out, needs):
@@ -166,6 +193,23 @@ class Linear(Op):
         filled = [np.zeros(np.shape(x), dtype=np.result_type(x)) if t is None else t
                   for t, x in zip(tangents, inputs)]
         return xp.apply(self, filled, params)
+
+
+class Binary:
+    """Mixin for an elementwise op of two broadcast operands: ``lowered`` is the numba source of the
+    output ("{a}", "{b}" for the operands) and ``lowered_vjp`` of the two cotangents ("{g}", "{out}")."""
+
+    lowered = None
+    lowered_vjp = None
+
+    def lower_forward(self, ins, inputs, params):
+        return None if self.lowered is None else self.lowered.format(a=ins[0], b=ins[1])
+
+    def lower_vjp(self, g, ins, out, inputs, needs, params):
+        if self.lowered_vjp is None:
+            return None
+        return tuple(t.format(a=ins[0], b=ins[1], g=g, out=out) if need else None
+                     for t, need in zip(self.lowered_vjp, needs))
 
 
 class Bilinear(Op):

@@ -7,11 +7,11 @@ import numpy as np
 
 from .. import dispatch
 from ..errors import DTypeError
-from .base import Bilinear, Elementwise, Linear, Op, add_optional, register
+from .base import Bilinear, Binary, Elementwise, Linear, Op, add_optional, register
 
 
 @register
-class Add(Linear):
+class Add(Binary, Linear):
     """a + b with numpy broadcasting.
 
     >>> import tinygrad_mat as tm
@@ -22,6 +22,7 @@ class Add(Linear):
     batching = "pad"  # broadcasting: a batch of tangents, padded to the output's rank
 
     name, dunder, ufunc = "add", "add", np.add
+    lowered, lowered_vjp = "{a} + {b}", ("{g}", "{g}")
     vjp_text = "Ā = Z̄,  B̄ = Z̄"
     jvp_text = "Ż = Ȧ + Ḃ"
 
@@ -39,12 +40,13 @@ class Add(Linear):
 
 
 @register
-class Sub(Linear):
+class Sub(Binary, Linear):
     """a − b with numpy broadcasting."""
 
     batching = "pad"  # broadcasting: a batch of tangents, padded to the output's rank
 
     name, dunder, ufunc = "sub", "sub", np.subtract
+    lowered, lowered_vjp = "{a} - {b}", ("{g}", "-{g}")
     vjp_text = "Ā = Z̄,  B̄ = −Z̄"
     jvp_text = "Ż = Ȧ − Ḃ"
 
@@ -59,12 +61,13 @@ class Sub(Linear):
 
 
 @register
-class Mul(Bilinear):
+class Mul(Binary, Bilinear):
     """a ⊙ b (elementwise product) with numpy broadcasting."""
 
     batching = "pad"  # broadcasting: a batch of tangents, padded to the output's rank
 
     name, dunder, ufunc, symbol = "mul", "mul", np.multiply, "⊙"
+    lowered, lowered_vjp = "{a} * {b}", ("{g} * {b}", "{g} * {a}")
     vjp_text = "Ā = Z̄ ⊙ B,  B̄ = Z̄ ⊙ A"
 
     def prepare(self, a, b):
@@ -79,12 +82,13 @@ class Mul(Bilinear):
 
 
 @register
-class Div(Op):
+class Div(Binary, Op):
     """a ⊘ b (elementwise quotient) with numpy broadcasting."""
 
     batching = "pad"  # broadcasting: a batch of tangents, padded to the output's rank
 
     name, dunder, ufunc = "div", "truediv", np.true_divide
+    lowered, lowered_vjp = "{a} / {b}", ("{g} / {b}", "-(({g} / {b}) * {out})")
     vjp_text = "Ā = Z̄ ⊘ B,  B̄ = −Z̄ ⊙ Z ⊘ B"
     jvp_text = "Ż = (Ȧ − Z ⊙ Ḃ) ⊘ B"
 
@@ -116,6 +120,12 @@ class Neg(Linear):
 
     def forward(self, x):
         return -x
+
+    def lower_forward(self, ins, inputs, params):
+        return f"-{ins[0]}"
+
+    def lower_vjp(self, g, ins, out, inputs, needs, params):
+        return (f"-{g}",)
 
     def vjp(self, xp, g, inputs, out, needs):
         return (-g,)
@@ -181,6 +191,15 @@ class Pow(Op):
             gy = g * self._d_exponent(xp, x, out)
         return gx, gy
 
+    def lower_forward(self, ins, inputs, params):
+        return f"{ins[0]} ** {ins[1]}" if type(inputs[1]) is float else None  # a Tensor exponent: not lowered
+
+    def lower_vjp(self, g, ins, out, inputs, needs, params):
+        if type(inputs[1]) is not float:
+            return None
+        y = inputs[1]
+        return (None if y == 0.0 else f"{g} * ({y!r} * {ins[0]} ** {y - 1.0!r})"), None
+
     def jvp(self, xp, tangents, inputs, out):
         (dx, dy), (x, y) = tangents, inputs
         term_x = term_y = None
@@ -206,6 +225,12 @@ class Alias(Linear):
         return x
 
     def vjp(self, xp, g, inputs, out, needs):
+        return (g,)
+
+    def lower_forward(self, ins, inputs, params):
+        return ins[0]
+
+    def lower_vjp(self, g, ins, out, inputs, needs, params):
         return (g,)
 
 
@@ -246,6 +271,7 @@ class Exp(Elementwise):
     """eˣ elementwise."""
 
     name, method, ufunc = "exp", "exp", np.exp
+    lowered, lowered_derivative = "np.exp({x})", "{out}"
     derivative_text = "Z"
 
     def forward(self, x):
@@ -260,6 +286,7 @@ class Log(Elementwise):
     """Natural logarithm elementwise."""
 
     name, method, ufunc = "log", "log", np.log
+    lowered, lowered_derivative = "np.log({x})", "1.0 / {x}"
     derivative_text = "X⁻¹"
 
     def forward(self, x):
@@ -274,6 +301,7 @@ class Sqrt(Elementwise):
     """Square root elementwise."""
 
     name, method, ufunc = "sqrt", "sqrt", np.sqrt
+    lowered, lowered_derivative = "np.sqrt({x})", "0.5 / {out}"
     derivative_text = "(2Z)⁻¹"
 
     def forward(self, x):
@@ -288,6 +316,7 @@ class Tanh(Elementwise):
     """Hyperbolic tangent elementwise."""
 
     name, method, ufunc = "tanh", "tanh", np.tanh
+    lowered, lowered_derivative = "np.tanh({x})", "1.0 - {out} * {out}"
     derivative_text = "(1 − Z ⊙ Z)"
 
     def forward(self, x):
@@ -307,6 +336,7 @@ class Sigmoid(Elementwise):
     """
 
     name, method = "sigmoid", "sigmoid"
+    lowered, lowered_derivative = "{sigmoid}({x})", "{out} * (1.0 - {out})"
     derivative_text = "Z ⊙ (1 − Z)"
 
     def forward(self, x):
@@ -321,6 +351,7 @@ class Relu(Elementwise):
     """max(x, 0) elementwise; its derivative at 0 is taken as 0 (as PyTorch and JAX)."""
 
     name, method = "relu", "relu"
+    lowered, lowered_derivative = "np.maximum({x}, 0.0)", "({x} > 0.0) * 1.0"
     derivative_text = "[X > 0]"
 
     def forward(self, x):
@@ -336,6 +367,7 @@ class Abs(Elementwise):
     """|x| elementwise; its derivative at 0 is taken as 0 (sign(0) = 0, as PyTorch and JAX)."""
 
     name, method, dunder, ufunc = "abs", "abs", "abs", np.absolute
+    lowered, lowered_derivative = "np.abs({x})", "np.sign({x})"
     derivative_text = "sign(X)"
 
     def forward(self, x):

@@ -6,6 +6,7 @@ first gives the cotangent back the reduced axes (as keepdims would), then broadc
 import numpy as np
 
 from .. import dispatch, fastnp
+from . import lowering
 from .base import Composite, Linear, Op, keepdims_shape, ndim_of, normalize_axes, reduced_count, register
 
 
@@ -53,6 +54,12 @@ class Sum(_Reduction, Linear):
         shape = inputs[0].shape
         return (xp.broadcast_to(_expand(xp, g, shape, axis, keepdims), shape),)
 
+    def lower_forward(self, ins, inputs, params):
+        return lowering.sum_over(ins[0], lowering.shape_of(inputs[0]), params["axis"], params["keepdims"])
+
+    def lower_vjp(self, g, ins, out, inputs, needs, params):
+        return (lowering.spread(g, lowering.shape_of(inputs[0]), params["axis"], params["keepdims"]),)
+
 
 @register
 class Mean(_Reduction, Linear):
@@ -74,6 +81,16 @@ class Mean(_Reduction, Linear):
         shape = inputs[0].shape
         scaled = _expand(xp, g, shape, axis, keepdims) / float(reduced_count(shape, axis))
         return (xp.broadcast_to(scaled, shape),)
+
+    def lower_forward(self, ins, inputs, params):
+        shape = lowering.shape_of(inputs[0])
+        total = lowering.sum_over(ins[0], shape, params["axis"], params["keepdims"])
+        return f"{total} / {float(reduced_count(shape, params['axis']))!r}"
+
+    def lower_vjp(self, g, ins, out, inputs, needs, params):
+        shape = lowering.shape_of(inputs[0])
+        count = float(reduced_count(shape, params["axis"]))
+        return (lowering.spread(f"{g} / {count!r}", shape, params["axis"], params["keepdims"]),)
 
 
 @register

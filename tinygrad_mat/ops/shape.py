@@ -127,6 +127,12 @@ class Transpose(Linear):
     def vjp(self, xp, g, inputs, out, needs, axes):
         return (xp.transpose(g, tuple(np.argsort(axes))),)
 
+    def lower_forward(self, ins, inputs, params):
+        return f"{ins[0]}.T" if params["axes"] == (1, 0) else None  # a matrix's transpose only
+
+    def lower_vjp(self, g, ins, out, inputs, needs, params):
+        return (f"{g}.T",) if params["axes"] == (1, 0) else None
+
 
 @register
 class MatrixTranspose(Composite):

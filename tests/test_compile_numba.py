@@ -1,0 +1,166 @@
+"""tm.compile(step, backend="numba"): each run of array code in the replay is one generated numba
+function. A replayed step leaves what the eager step leaves (returned value, .grad of every leaf,
+updated parameters) to 1e-12, over every case of the op sweep whose ops have a numba lowering and
+over training loops; a step it cannot write is refused with a CompileError naming what is missing.
+
+Each case compiles a numba function (0.2–6 s), so this file takes about a minute."""
+import numpy as np
+import pytest
+
+import tinygrad_mat as tm
+from tinygrad_mat.errors import CompileError
+
+from helpers import random_inputs
+from op_cases import CASES
+from test_compile import _case_step, _data, _model_and_step, assert_same
+
+BY_ID = {case.id: case for case in CASES}
+
+# The sweep cases whose every op (forward and rule) has a numba lowering; test_the_lowered_cases_are_
+# exactly_these keeps this list true as ops gain lowerings.
+LOWERED = [
+    'add-(3, 4)x(4,)',
+    'add-broadcast-both',
+    'add-scalar',
+    'sub-(3, 1)x(1, 4)',
+    'sub-rsub',
+    'mul-(2, 3, 4)x(3, 1)',
+    'mul-same',
+    'div-(3, 4)x(4,)',
+    'div-rdiv',
+    'neg-(2, 3)',
+    'pow-cube',
+    'pow-real-exponent',
+    'exp-(2, 3)',
+    'log-(2, 3)',
+    'sqrt-(2, 3)',
+    'tanh-(2, 3)',
+    'sigmoid-(2, 3)',
+    'relu-(2, 3)',
+    'abs-(2, 3)',
+    'sum-all',
+    'sum-axis1',
+    'sum-keepdims',
+    'mean-all',
+    'mean-keepdims',
+    'transpose-matrix',
+    'matmul-matrix',
+    'matmul-vec-mat',
+    'matmul-mat-vec',
+    'matmul-vec-vec',
+    'dot-(3, 4)x(4,)',
+    'alias-(2, 3)',
+    'sin-(2, 3)',
+    'cos-(2, 3)',
+    'tan-(2, 3)',
+    'arctan-(2, 3)',
+    'sinh-(2, 3)',
+    'cosh-(2, 3)',
+    'log1p-(2, 3)',
+    'expm1-(2, 3)',
+    'square-(2, 3)',
+    'reciprocal-(2, 3)',
+    'softplus-(2, 3)',
+    'log_sigmoid-(2, 3)',
+    'argmax-(3, 4)',
+    'argmin-(3, 4)',
+    'argsort-(5,)',
+    'var-(4, 3)',
+    'std-(3, 4)',
+    'linear-vector-no-bias',
+    'vector_norm-(2, 3)',
+]
+
+
+@pytest.mark.parametrize("case_id", LOWERED)
+def test_a_numba_replay_equals_the_eager_step(case_id):
+    """Three calls, the leaves' data replaced each time; the third accumulates onto the gradients."""
+    case = BY_ID[case_id]
+    rng = np.random.default_rng(5)
+    draws = [random_inputs(np.random.default_rng(seed), case.shapes, case.domain) for seed in (1, 2, 3)]
+    leaves = [tm.tensor(x, requires_grad=True) for x in draws[0]]
+    twins = [tm.tensor(x, requires_grad=True) for x in draws[0]]
+    compiled = tm.compile(_case_step(case, leaves), backend="numba")
+    eager = _case_step(case, twins)
+    with tm.no_grad():
+        shape = case.fn(*[tm.tensor(x) for x in draws[0]]).shape
+    for call, xs in enumerate(draws):
+        u = rng.standard_normal(shape)
+        for a, b, x in zip(leaves, twins, xs):
+            a.data, b.data = x, x
+            if call < 2:
+                a.grad = b.grad = None
+        got, want = compiled(u), eager(u)
+        assert_same(got.numpy(), want.numpy(), f"{case_id}: output, call {call}")
+        for i, (a, b) in enumerate(zip(leaves, twins)):
+            assert_same(a.grad.numpy(), b.grad.numpy(), f"{case_id}: gradient {i}, call {call}")
+    assert "NUMBA1(" in compiled.source, "the replay runs no numba function"
+
+
+def test_the_lowered_cases_are_exactly_these():
+    """Every other case of the sweep is refused with a CompileError that names the missing lowering
+    (never another error, never a silent fallback)."""
+    lowered = set(LOWERED)
+    for case in CASES:
+        if case.id in lowered:
+            continue
+        leaves = [tm.tensor(x, requires_grad=True) for x in random_inputs(np.random.default_rng(1), case.shapes, case.domain)]
+        compiled = tm.compile(_case_step(case, leaves), backend="numba")
+        with tm.no_grad():
+            u = np.ones(case.fn(*leaves).shape)
+        with pytest.raises(CompileError, match="no numba lowering for|float64 only") as info:
+            compiled(u)
+        assert "backend='numpy'" in str(info.value)
+
+
+@pytest.mark.parametrize("kind, optimizer", [("linear", "sgd"), ("ridge", "momentum"), ("logistic", "adam"),
+                                             ("logistic", "adamw")])
+def test_a_numba_training_loop_equals_the_eager_loop(kind, optimizer):
+    X, y = _data(kind)
+    model, step = _model_and_step(kind, optimizer)
+    twin, eager = _model_and_step(kind, optimizer)
+    compiled = tm.compile(step, backend="numba")
+    for i in range(12):
+        batch = slice(10 * (i % 4), 10 * (i % 4) + 10)
+        (loss, out), (loss_e, out_e) = compiled(X[batch], y[batch]), eager(X[batch], y[batch])
+        assert_same(loss.numpy(), loss_e.numpy(), f"loss, step {i}")
+        assert_same(out.numpy(), out_e.numpy(), f"output, step {i}")
+        for (name, p), q in zip(model.named_parameters(), twin.parameters()):
+            assert_same(p.numpy(), q.numpy(), f"{name}, step {i}")
+            assert_same(p.grad.numpy(), q.grad.numpy(), f"{name}.grad, step {i}")
+    assert compiled.trace_count == 1
+    assert compiled.source.count("NUMBA") == 1, "forward and backward should be one numba function"
+
+
+def test_a_step_it_cannot_write_is_refused_before_it_runs_again():
+    """Softmax regression with integer labels gathers with an index (getitem: no numba lowering). The
+    call that traced it ran eagerly; later calls raise without updating anything."""
+    X, y = _data("softmax")
+    model, step = _model_and_step("softmax", "sgd")
+    compiled = tm.compile(step, backend="numba")
+    with pytest.raises(CompileError, match="no numba lowering for .*getitem") as info:
+        compiled(X[:10], y[:10])
+    assert "ran it eagerly" in str(info.value)
+    before = [p.numpy().copy() for p in model.parameters()]
+    with pytest.raises(CompileError, match="getitem"):
+        compiled(X[:10], y[:10])
+    for p, b in zip(model.parameters(), before):
+        np.testing.assert_array_equal(p.numpy(), b)
+    assert tm.compile(step)(X[:10], y[:10])[0].shape == ()  # the numpy backend replays it
+
+
+def test_float32_is_refused_by_the_numba_backend():
+    w = tm.tensor(np.ones(3, dtype=np.float32), requires_grad=True)
+
+    def step(x):
+        loss = (w * x).sum()
+        loss.backward()
+        return loss
+
+    with pytest.raises(CompileError, match="float64 only"):
+        tm.compile(step, backend="numba")(np.ones(3, dtype=np.float32))
+
+
+def test_an_unknown_backend_is_a_clear_error():
+    with pytest.raises(ValueError, match="'numpy' or 'numba'"):
+        tm.compile(lambda: None, backend="jax")
