@@ -431,3 +431,112 @@ def test_mse_of_a_large_linear_model_is_fused_by_default():
         for p, q in zip(params, twins):
             assert_same(p.numpy(), q.numpy(), f"parameter, step {i}")
     assert "fused" in compiled.tape
+
+
+# ---------------------------------------------------------------- optimizer updates written into the tape
+
+
+def _regression_step(optimizer, zero_grad=True, seed=0):
+    tm.random.seed(seed)
+    model = tm.nn.Linear(5, 2)
+    opt = optimizer(model.parameters())
+
+    def step(X, y):
+        if zero_grad:
+            opt.zero_grad()
+        loss = F.mse_loss(model(X), y)
+        loss.backward()
+        opt.step()
+        return loss
+
+    return model, opt, step
+
+
+OPTIMIZERS = {
+    "sgd": lambda p: tm.optim.SGD(p, lr=0.1),
+    "sgd-decay-maximize": lambda p: tm.optim.SGD(p, lr=0.01, weight_decay=0.1, maximize=True),
+    "momentum-dampening": lambda p: tm.optim.SGD(p, lr=0.05, momentum=0.8, dampening=0.3),
+    "nesterov-decay": lambda p: tm.optim.SGD(p, lr=0.05, momentum=0.9, nesterov=True, weight_decay=0.01),
+    "adam-decay": lambda p: tm.optim.Adam(p, lr=0.01, weight_decay=0.1),
+    "adam-maximize": lambda p: tm.optim.Adam(p, lr=0.01, betas=(0.8, 0.95), maximize=True),
+    "adamw": lambda p: tm.optim.AdamW(p, lr=0.01, weight_decay=0.1),
+    "amsgrad": lambda p: tm.optim.Adam(p, lr=0.01, amsgrad=True),
+}
+
+
+@pytest.mark.parametrize("name", sorted(OPTIMIZERS))
+def test_an_update_written_into_the_tape_equals_the_eager_update(name):
+    """zero_grad() and step() become array code in the replay (amsgrad stays a call); parameters,
+    .grad and the optimizer's state equal the eager run's over eight steps, with the learning rate
+    changed between calls (read at every call)."""
+    X, y = np.random.default_rng(1).standard_normal((20, 5)), np.random.default_rng(2).standard_normal((20, 2))
+    model, opt, step = _regression_step(OPTIMIZERS[name])
+    twin, twin_opt, eager = _regression_step(OPTIMIZERS[name])
+    compiled = tm.compile(step)
+    for i in range(8):
+        if i == 4:
+            for o in (opt, twin_opt):
+                o.param_groups[0]["lr"] *= 0.5
+        assert_same(compiled(X, y).numpy(), eager(X, y).numpy(), f"loss, step {i}")
+        for p, q in zip(model.parameters(), twin.parameters()):
+            assert_same(p.numpy(), q.numpy(), f"parameter, step {i}")
+            assert_same(p.grad.numpy(), q.grad.numpy(), f"gradient, step {i}")
+            for key, value in twin_opt.state.get(q, {}).items():
+                assert_same(opt.state[p][key], value, f"state {key}, step {i}")
+    assert compiled.trace_count == 1
+    written = "step() written out" in compiled.tape
+    assert written == (name != "amsgrad"), compiled.tape
+
+
+def test_changed_options_and_a_reset_state_trace_the_step_again():
+    X, y = np.random.default_rng(1).standard_normal((20, 5)), np.random.default_rng(2).standard_normal((20, 2))
+    model, opt, step = _regression_step(OPTIMIZERS["nesterov-decay"])
+    twin, twin_opt, eager = _regression_step(OPTIMIZERS["nesterov-decay"])
+    compiled = tm.compile(step)
+    for i in range(9):
+        if i == 3:  # an option the written update depends on
+            for o in (opt, twin_opt):
+                o.param_groups[0]["weight_decay"] = 0.5
+        if i == 6:  # the state dropped: the next eager step starts the momentum buffer again
+            for o in (opt, twin_opt):
+                o.state.clear()
+        assert_same(compiled(X, y).numpy(), eager(X, y).numpy(), f"loss, step {i}")
+        for p, q in zip(model.parameters(), twin.parameters()):
+            assert_same(p.numpy(), q.numpy(), f"parameter, step {i}")
+    assert compiled.trace_count == 3
+
+
+def test_without_zero_grad_the_update_stays_a_call():
+    """Gradients accumulated over calls are not known to the tape: step() is replayed as the call."""
+    X, y = np.random.default_rng(1).standard_normal((20, 5)), np.random.default_rng(2).standard_normal((20, 2))
+    model, opt, step = _regression_step(OPTIMIZERS["momentum-dampening"], zero_grad=False)
+    twin, _, eager = _regression_step(OPTIMIZERS["momentum-dampening"], zero_grad=False)
+    compiled = tm.compile(step)
+    for i in range(4):
+        assert_same(compiled(X, y).numpy(), eager(X, y).numpy(), f"loss, step {i}")
+        for p, q in zip(model.parameters(), twin.parameters()):
+            assert_same(p.numpy(), q.numpy(), f"parameter, step {i}")
+            assert_same(p.grad.numpy(), q.grad.numpy(), f"gradient, step {i}")
+    assert "SGD.step()" in compiled.tape and "SGD.step() written out" not in compiled.tape
+
+
+def test_a_modules_zero_grad_is_written_out_too():
+    X, y = np.random.default_rng(1).standard_normal((20, 5)), np.random.default_rng(2).standard_normal((20, 2))
+
+    def make():
+        tm.random.seed(0)
+        model = tm.nn.Linear(5, 2)
+        opt = tm.optim.Adam(model.parameters(), lr=0.01)
+
+        def step(X, y):
+            model.zero_grad()
+            F.mse_loss(model(X), y).backward()
+            opt.step()
+            return model.weight
+
+        return step
+
+    compiled, eager = tm.compile(make()), make()
+    for i in range(4):
+        assert_same(compiled(X, y).numpy(), eager(X, y).numpy(), f"weight, step {i}")
+    assert "Linear.zero_grad() written out" in compiled.tape and "Adam.step() written out" in compiled.tape

@@ -138,6 +138,8 @@ def _rewrite(tracer, loss, plan):
     bias = plan["bias"] if plan["bias"] is not None else "0.0"
     lines = tracer.lines
     kept = {plan["forward_line"], plan["w_line"], plan["b_line"]}
+    for k in kept - {None}:
+        tracer.lowered[k] = None  # rewritten: its Python line is the one to run
     lines[plan["forward_line"]] = (f"{pack} = {forward}({plan['x']}, {plan['w']}, {bias}, {plan['y']}, "
                                    f"scale={plan['scale']!r}); {loss} = {pack}[0:1].reshape(())")
     size = math.prod(plan["w_shape"])

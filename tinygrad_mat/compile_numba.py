@@ -19,7 +19,15 @@ import numpy as np
 from . import dispatch
 from .errors import CompileError
 
-READ = "read"  # as compiler.READ: a line that only reads
+
+
+class _Read:
+    def __repr__(self):
+        return "READ"
+
+
+READ = _Read()  # in Tracer.lowered: a line that only reads (a comment, a parameter's array), no effect
+DEFER = type("Defer", (), {"__repr__": lambda self: "DEFER"})()  # an effect that may run after the run it is in
 
 _NAME = re.compile(r"[A-Za-z_]\w*(?:\[\d+\])?")
 
@@ -32,7 +40,7 @@ def lower(lines, lowered, meta, constants, returned):
     """(body lines, scope additions): ``lines`` with every run of array code a call of a numba
     function. ``lowered[i]`` is line i's numba source, None for Python glue, ``READ`` for a line that
     only reads (moved before the run it falls in), or an ``Unlowered``."""
-    missing = sorted({str(n) for n in lowered if n is not None and n is not READ and type(n) is not str})
+    missing = sorted({str(n) for n in lowered if n is not None and n is not READ and n is not DEFER and type(n) is not str})
     if missing:
         raise CompileError(
             f"compile(backend='numba'): no numba lowering for {', '.join(missing)}; use backend='numpy' "
@@ -44,27 +52,30 @@ def lower(lines, lowered, meta, constants, returned):
         elif isinstance(value, (int, float, np.number)) and not isinstance(value, bool):
             shapes[name] = (None, np.result_type(value))  # a number: passed as it is
     # What each line reads, as the replay will run it: numba source for array code, else Python.
-    reads = [lines[k] if lowered[k] is None or lowered[k] is READ else lowered[k] for k in range(len(lines))]
+    reads = [lines[k] if type(lowered[k]) is not str else lowered[k] for k in range(len(lines))]
     body, scope, count = [], {}, 0
     i = 0
     while i < len(lines):
-        if lowered[i] is None or lowered[i] is READ:
+        if type(lowered[i]) is not str:
             body.append(lines[i])
             i += 1
             continue
-        sources, j = [], i
+        sources, deferred, j = [], [], i
         while j < len(lines) and lowered[j] is not None:
             if lowered[j] is READ:  # no effect since the run began: read it before the run
                 body.append(lines[j])
+            elif lowered[j] is DEFER:  # nothing in the run reads what it writes: run it after
+                deferred.append(lines[j])
             else:
                 sources.append(lowered[j])
             j += 1
         count += 1
         name = f"NUMBA{count}"
-        call, function = _segment(name, sources, reads[j:] + [returned], shapes)
+        call, function = _segment(name, sources, deferred + reads[j:] + [returned], shapes)
         if function is not None:
             scope[name] = function
             body.extend(call)
+        body.extend(deferred)
         i = j
     return body, scope
 
@@ -74,6 +85,8 @@ def _segment(name, sources, later, shapes):
     defined, inputs = [], []
     for source in sources:
         target, expression = source.split(" = ", 1)
+        if target.endswith("[...]"):  # an in-place store into an array the run reads
+            expression += " " + target
         for token in _names(expression):
             if token in shapes and token not in defined and token not in inputs and "[" not in token:
                 inputs.append(token)

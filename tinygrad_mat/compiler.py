@@ -24,6 +24,7 @@ global counter, a list append) run only when the step is traced, as in ``jax.jit
 """
 import builtins
 import functools
+import math
 import warnings
 
 import numpy as np
@@ -32,13 +33,11 @@ from . import compile_fusion, compile_numba, modes, observe
 from .engine import _fit
 from .errors import CompileError
 from .namespaces import NUMPY
-from .ops.lowering import fit
+from .compile_numba import DEFER, READ
+from .ops.lowering import NUMPY_KERNELS, fit
 from .tensor import Tensor, _accumulate, _accumulate_lock, _new, _ones
 
 _state = modes.state
-
-
-READ = "read"  # in Tracer.lowered: a line that only reads (a comment, a parameter's array), no effect
 
 
 class Unlowered:
@@ -170,6 +169,8 @@ class _Tracer:
         self.lines = []          # the replay function's body
         self.lowered = []        # per line: numba source (array code), None (Python glue), READ, or Unlowered
         self.meta = {}           # replay variable -> (shape, dtype) of the array it holds
+        self.grads = {}          # id(leaf) -> variable holding its .grad's values (NO_GRAD: None), if known
+        self.checks = []         # functions of nothing, all true for a call this trace applies to
         self.forwards = {}       # out variable -> (line index, op name, operand sources, inputs, params, needs)
         self.rules = {}          # out variable -> [(vjp line index, [(input index, line index, target, added)])]
         self.tape = []           # (kind, text): the printable tape
@@ -250,7 +251,7 @@ class _Tracer:
             name = self._new("r")
             owner = self._grad_owner(t)
             if owner is not None:  # p.grad as it is at this point of the step
-                self.emit(f"{name} = _grad_data({self.object_name(owner)})", lowered=READ)
+                self.emit(f"{name} = _grad_data({self.object_name(owner)})")
             else:
                 if key not in self.arguments and key not in self.leaves:
                     self._add_leaf(t)
@@ -373,13 +374,20 @@ class _Tracer:
         if [id(leaf) for leaf, _, _ in reached] != list(leaf_sums):
             raise CompileError("compile: internal error: the traced backward reached other leaves than backward()")
         entries = "".join(f"({self.object_name(leaf)}, {var}, {saved}), " for leaf, var, saved in leaf_sums.values())
+        # DEFER: the numba backend may run these after the array code that follows (the .grad Tensors
+        # are read by nothing in it: a read of p.grad is Python glue, which ends the run).
         self.emit(f"_accumulate_all(({entries}))", "accumulate",
-                  "into .grad of " + ", ".join(self.object_name(leaf) for leaf, _, _ in leaf_sums.values()))
-        for leaf, _, _ in leaf_sums.values():
+                  "into .grad of " + ", ".join(self.object_name(leaf) for leaf, _, _ in leaf_sums.values()), DEFER)
+        for leaf, var, _ in leaf_sums.values():
             grad_var = self._new("G")
-            self.emit(f"{grad_var} = {self.object_name(leaf)}._grad")
+            self.emit(f"{grad_var} = {self.object_name(leaf)}._grad", lowered=DEFER)
             self.grad_objects[id(leaf._grad)] = grad_var
             self.alive.append(leaf._grad)
+            # What the tape knows of .grad: the values of this pass if it was None before (else unknown).
+            if self.grads.get(id(leaf)) is NO_GRAD:
+                self.grads[id(leaf)] = var
+            else:
+                self.grads.pop(id(leaf), None)
 
     def _set(self, var, value, lowered, like):
         self.emit(f"{var} = {value}", lowered=f"{var} = {lowered}" if type(lowered) is str else lowered)
@@ -406,6 +414,7 @@ class _Tracer:
         self._forget(tensor)
 
     def set_grad(self, tensor, value):
+        self.grads.pop(id(tensor), None)
         name = self.object_name(tensor)
         if value is None:
             self.emit(f"{name}.grad = None", "effect", f"{name}.grad = None")
@@ -414,13 +423,24 @@ class _Tracer:
             self.emit(f"_set_grad({name}, {source})", "effect", f"{name}.grad = {source}")
 
     def call(self, fn, args, kwargs, changes_data, label):
-        """Run an opaque call (an optimizer's step) untraced, and replay it as that call."""
-        name = self.constant(functools.partial(fn, *args, **kwargs), "C")
-        self.emit(f"{name}()", "call", label)
-        if changes_data:
-            self.data_changed = True
-            self.unchanged.clear()
-            self._forget()
+        """Run a call (an optimizer's step) untraced. The tape gets the update written out when the
+        object can write it (``lower_<method>``, e.g. ``Optimizer.lower_step``), else the call itself."""
+        lower = getattr(args[0], "lower_" + fn.__name__, None)
+        writer = _StepWriter(self, args[0]) if lower is not None else None
+        if writer is not None and lower(writer, *args[1:], **kwargs):
+            writer.finish()
+            self.tape.append(("update", f"{label} written out"))
+            for p in writer.rebound:
+                self.unchanged.discard(id(p))
+                self._forget(p)
+        else:
+            name = self.constant(functools.partial(fn, *args, **kwargs), "C")
+            self.emit(f"{name}()", "call", label)
+            self.grads.clear()
+            if changes_data:
+                self.data_changed = True
+                self.unchanged.clear()
+                self._forget()
         previous = (_state.tracer, _state.observers)
         _state.tracer, _state.observers = None, tuple(o for o in _state.observers if o is not self)
         try:
@@ -465,6 +485,91 @@ class _Tracer:
         raise CompileError(f"compile: {what} cannot be replayed; {instead}")
 
 
+class _StepWriter:
+    """What an object's ``lower_<method>`` (``Optimizer.lower_step``, ``lower_zero_grad``) writes a
+    call into the tape with. Array code it writes must mirror the eager method's numpy operations:
+    the tests compare every replay with the eager step."""
+
+    NO_GRAD = None  # set below: grad(p) of a parameter whose .grad the tape knows is None
+
+    def __init__(self, tracer, owner):
+        self.tracer, self.owner = tracer, tracer.constant(owner, "O")
+        self.rebound = []
+        self.effects = []  # written after the array code: updates of different parameters are independent
+
+    def grad(self, p):
+        """The variable holding p.grad's values, NO_GRAD when the tape knows p.grad is None, or None
+        when the tape does not know (an update then stays a call)."""
+        return self.tracer.grads.get(id(p))
+
+    def data(self, p):
+        return self.tracer.source(p)
+
+    def clear_grad(self, p):
+        """p.grad = None, as zero_grad() does."""
+        self.tracer.emit(f"{self.tracer.object_name(p)}._grad = None")
+        self.tracer.grads[id(p)] = NO_GRAD
+
+    def option(self, group, key):
+        """A group's option read at every call (a schedule may change it): a number."""
+        return self.number(f"{self.owner}.param_groups[{group}][{key!r}]")
+
+    def fixed(self, group, key):
+        """A group's option as it is now; a call where it differs traces the step again."""
+        groups, value = self.tracer.constants[self.owner].param_groups, self.tracer.constants[self.owner].param_groups[group][key]
+        self.tracer.checks.append(lambda: groups[group][key] == value)
+        return value
+
+    def number(self, expression):
+        """A Python number computed from options and state at every call (no effect)."""
+        var = self.tracer._new("o")
+        self.tracer.emit(f"{var} = {expression}", lowered=READ)
+        self.tracer.meta[var] = (None, np.dtype(np.float64))
+        return var
+
+    def state(self, p, key):
+        """Source reading the optimizer's state entry ``key`` of ``p``; a call where it is missing traces
+        the step again (the eager method creates it on its first step)."""
+        optimizer, leaf = self.tracer.constants[self.owner], self.tracer.object_name(p)
+        self.tracer.checks.append(lambda: key in optimizer.state.get(p, ()))
+        return f"{self.owner}.state[{leaf}][{key!r}]"
+
+    def state_array(self, p, key):
+        """A variable holding the state array ``key`` of ``p`` (updated in place with ``store``)."""
+        var = self.tracer._new("m")
+        self.tracer.emit(f"{var} = {self.state(p, key)}", lowered=READ)
+        self.tracer.meta[var] = (p.shape, p.dtype)
+        return var
+
+    def compute(self, expression, like):
+        """A new array of ``like``'s shape and dtype: ``expression``, numpy (and numba) source."""
+        var = self.tracer._new("u")
+        self.tracer.emit(f"{var} = {expression}", lowered=f"{var} = {expression}")
+        self.tracer.meta[var] = (like.shape, like.dtype)
+        return var
+
+    def store(self, var, expression):
+        """The state array ``var`` overwritten in place with ``expression``."""
+        self.tracer.emit(f"{var}[...] = {expression}", lowered=f"{var}[...] = {expression}")
+
+    def effect(self, line):
+        """A Python statement with an effect (a state entry written), run after the array code."""
+        self.effects.append((line, None, None))
+
+    def rebind(self, p, var):
+        """p's data becomes ``var``'s values, as the eager method's ``rebind`` (after the array code)."""
+        name = self.tracer.object_name(p)
+        self.effects.append((f"_rebind({name}, {var})", "effect", f"{name}.data = {var}"))
+        self.rebound.append(p)
+
+    def finish(self):
+        for line, kind, text in self.effects:
+            self.tracer.emit(line, kind, text)
+
+
+NO_GRAD = _StepWriter.NO_GRAD = type("NoGrad", (), {"__repr__": lambda self: "NO_GRAD"})()
+
+
 def _short(value):
     """A parameter as the tape shows it: arrays by shape, everything else by repr."""
     if isinstance(value, np.ndarray):
@@ -488,13 +593,14 @@ class _Trace:
         self.tape = tracer.tape
         self.leaf_guards = list(tracer.leaf_guards.values())
         self.value_guards = tracer.value_guards
+        self.checks = tracer.checks
         self.non_float = non_float  # (index, values) of the integer/bool arrays the step was traced with
         self.alive = tracer.alive
         returned = _output_source(tracer, output)
         unpack = ", ".join(f"A{i}" for i in range(n_arguments))
         if backend == "numpy":  # mse_loss(X @ W + b, Y) in one pass over X (compile_fusion)
             compile_fusion.fuse_linear_mse(tracer, returned)
-        lines, extra = tracer.lines, {}
+        lines, extra = _inlined(tracer), {}
         if backend == "numba":  # runs of array code become numba functions (compile_numba)
             lines, extra = compile_numba.lower(tracer.lines, tracer.lowered, tracer.meta, tracer.constants, returned)
         body = "\n".join("    " + line for line in lines) or "    pass"
@@ -502,7 +608,7 @@ class _Trace:
                        if n_arguments else "def replay(arguments):\n") + body + f"\n    return {returned}\n"
         scope = dict(tracer.constants, NP=NUMPY, _asarray=np.asarray, _zeros=np.zeros, _fit=_fit,
                      _grad_data=_grad_data, _rebind=_rebind, _set_grad=_set_grad, _wrap=_wrap,
-                     _owned=_owned, _accumulate_all=_accumulate_all, Tensor=Tensor, **extra)
+                     _owned=_owned, _accumulate_all=_accumulate_all, Tensor=Tensor, np=np, R=NUMPY_KERNELS, _sum=_sum, _sqrt=math.sqrt, **extra)
         exec(builtins.compile(self.source, "<tm.compile replay>", "exec"), scope)
         self.replay = scope["replay"]
         for name, function in extra.items():
@@ -511,6 +617,9 @@ class _Trace:
 
     def holds(self, leaves):
         """True when the guards of this trace hold for this call (else it is traced again)."""
+        for check in self.checks:
+            if not check():
+                return False
         for leaf, shape, dtype, requires_grad in self.leaf_guards:
             data = leaf._data
             if data.shape != shape or data.dtype != dtype or leaf.requires_grad != requires_grad or leaf._node is not None:
@@ -522,6 +631,30 @@ class _Trace:
             if not _same_values(leaves[index], values):
                 return False
         return True
+
+
+def _sum(x, axis=None):
+    return np.add.reduce(x, axis=axis)
+
+
+def _inlined(tracer):
+    """The replay's lines with array code written out as numpy expressions (the records' lowered
+    source, run by numpy: ``R`` is ``NUMPY_KERNELS``) instead of calls of each op's ``forward`` and
+    rule, which saves their Python layers. float64 steps only (the lowered source is written for
+    float64); a number the array code makes becomes a 0-d array again for the Python around it."""
+    float_constants = [c for c in tracer.constants.values() if isinstance(c, np.ndarray) and c.dtype.kind in "fc"]
+    if any(dtype != np.float64 for _, dtype in tracer.meta.values()) or any(c.dtype != np.float64 for c in float_constants):
+        return tracer.lines
+    lines = []
+    for line, lowered in zip(tracer.lines, tracer.lowered):
+        if type(lowered) is not str:
+            lines.append(line)
+            continue
+        target, expression = lowered.split(" = ", 1)
+        expression = expression.replace("np.sum(", "_sum(")  # the ufunc's reduce, without np.sum's wrapper
+        shape = tracer.meta.get(target, (None,))[0]
+        lines.append(f"{target} = _asarray({expression})" if shape == () else lowered)
+    return lines
 
 
 def _output_source(tracer, obj):

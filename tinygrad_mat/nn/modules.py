@@ -93,6 +93,14 @@ class Module:
         for p in self.parameters():
             p.grad = None if set_to_none else F.tensor(np.zeros(p.shape, dtype=p.dtype))
 
+    def lower_zero_grad(self, tape, set_to_none=True):
+        """Write ``zero_grad()`` into a compiled step (``tm.compile``); False: it is replayed as a call."""
+        if not set_to_none:
+            return False
+        for p in self.parameters():
+            tape.clear_grad(p)
+        return True
+
     def train(self, mode=True):
         for m in self.modules():
             object.__setattr__(m, "training", bool(mode))

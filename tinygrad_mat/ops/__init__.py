@@ -34,11 +34,13 @@ def _cell(text):
 
 
 def rule_table():
-    """The primitives as Markdown: op, how to call it, reverse rule, forward rule (the README shows it)."""
-    lines = ["| op | call | reverse rule (VJP) | forward rule (JVP) |", "|---|---|---|---|"]
+    """The primitives as Markdown: op, how to call it, reverse rule, forward rule, and whether
+    ``tm.compile(backend="numba")`` can write it (the README shows it)."""
+    lines = ["| op | call | reverse rule (VJP) | forward rule (JVP) | numba |", "|---|---|---|---|---|"]
     for name, record in REGISTRY.items():
         if isinstance(record, Op):
-            lines.append(f"| {name} | {_cell(call_forms(record))} | {_cell(record.vjp_text)} | {_cell(record.jvp_text)} |")
+            numba = ("✓" + (f" ({record.lowering_limits})" if record.lowering_limits else "")) if record.lowered_op else ""
+            lines.append(f"| {name} | {_cell(call_forms(record))} | {_cell(record.vjp_text)} | {_cell(record.jvp_text)} | {numba} |")
     return "\n".join(lines)
 
 

@@ -105,6 +105,13 @@ class Op(Record):
 
     # The numba backend of tm.compile writes a step as numba source, op by op (ops/lowering.py says
     # how). None: this op has no lowering, and the backend refuses the step, naming the op.
+    lowering_limits = ""  # where a lowered op still has none (the op table's numba column says)
+
+    @property
+    def lowered_op(self):
+        """True when the numba backend can write this op (for some operands at least)."""
+        return type(self).lower_forward is not Op.lower_forward
+
     def lower_forward(self, ins, inputs, params):
         """Numba source of the output, from the operands' source ``ins``, or None (not lowered)."""
         return None
@@ -158,6 +165,10 @@ class Elementwise(Op):
     def _lower(self, template, ins, inputs, out=None):
         sigmoid = "R.sigmoid_number" if shape_of(inputs[0]) == () else "R.sigmoid_array"
         return template.format(x=ins[0], out=out, sigmoid=sigmoid)
+
+    @property
+    def lowered_op(self):
+        return self.lowered is not None
 
     def lower_forward(self, ins, inputs, params):
         return None if self.lowered is None else self._lower(self.lowered, ins, inputs)

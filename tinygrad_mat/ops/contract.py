@@ -312,6 +312,7 @@ class LinearMap(Op):
     batching = "pad"  # Ẋ Wᵀ + X Ẇᵀ + ḃ broadcasts once each tangent has the output's rank
 
     name = "linear"
+    lowering_limits = "1-D and 2-D inputs"
     vjp_text = "X̄ = Z̄ W,  W̄ = Z̄ᵀ X (summed over the leading axes),  b̄ = Z̄ summed over the leading axes"
     jvp_text = "Ż = Ẋ Wᵀ + X Ẇᵀ + ḃ"
     source = "The Matrix Cookbook, eq. 69 (matmul), with the transpose folded in"

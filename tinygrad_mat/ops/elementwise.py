@@ -146,6 +146,7 @@ class Pow(Op):
     batching = "pad"  # broadcasting: a batch of tangents, padded to the output's rank
 
     name, dunder, ufunc = "pow", "pow", np.power
+    lowering_limits = "a number exponent"
     vjp_text = "X̄ = Z̄ ⊙ Y ⊙ X^(Y−1),  Ȳ = Z̄ ⊙ Z ⊙ ln X   (0 where Y = 0, resp. X = 0)"
     jvp_text = "Ż = Y ⊙ X^(Y−1) ⊙ Ẋ + Z ⊙ ln X ⊙ Ẏ"
     source = "note 002 (aˣ); the zero-exponent convention is JAX's"

@@ -52,6 +52,7 @@ class MatMul(Bilinear):
         return "pad" if all(np.ndim(getattr(x, "_data", x)) >= 2 for x in inputs) else None
 
     name, method, dunder, ufunc, symbol = "matmul", "matmul", "matmul", np.matmul, ""
+    lowering_limits = "1-D and 2-D operands"
     vjp_text = "Ā = Z̄ Bᵀ,  B̄ = Aᵀ Z̄"
     source = "The Matrix Cookbook (Petersen & Pedersen), eq. 69; note 003"
 

@@ -9,7 +9,17 @@ Conventions of lowered source (float64 only; the backend refuses other dtypes):
     shape with the same ``fit`` it uses eagerly); None where the input needs none;
   * ``R.<name>`` are the kernels of kernels/replay.py.
 """
+import numpy as np
+
+from .. import dispatch
 from .base import keepdims_shape, reduced_count, shape_of
+
+
+class NUMPY_KERNELS:
+    """``R`` when the numpy backend runs lowered source: numpy's products and the records' sigmoid."""
+
+    matmul = matvec = vecmat = dot = staticmethod(np.matmul)
+    sigmoid_array = sigmoid_number = staticmethod(dispatch.sigmoid)
 
 
 def sum_over(expr, shape, axis, keepdims):

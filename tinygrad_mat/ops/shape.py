@@ -102,6 +102,7 @@ class Transpose(Linear):
         return tangents, {"axes": (0,) + tuple(a + 1 for a in params["axes"])}
 
     name, method, method_varargs = "transpose", "transpose", True
+    lowering_limits = "matrices"
     numpy = {np.transpose: {}}
     vjp_text = "X̄ = Z̄ with the axes permuted back (for a matrix: X̄ = Z̄ᵀ)"
     jvp_text = "Ż = Ẋ with the axes permuted (for a matrix: Ż = Ẋᵀ)"

@@ -56,6 +56,29 @@ class SGD(Optimizer):
                 g = g + group["weight_decay"] * p._data
             rebind(p, p._data - lr * g)
 
+    def lower_step(self, tape, closure=None):
+        """``update`` written into a compiled step: the same numpy operations (dispatch.numpy_sgd_momentum
+        for momentum), the learning rate read at every call, the other options guarded."""
+        plan = None if closure is not None else self._known_gradients(tape)
+        if plan is None:
+            return False
+        for index, group, params in plan:
+            momentum, dampening, decay, nesterov, maximize = (
+                tape.fixed(index, key) for key in ("momentum", "dampening", "weight_decay", "nesterov", "maximize"))
+            lr = tape.option(index, "lr") if params else None
+            for p, g in params:
+                x = tape.data(p)
+                if maximize:
+                    g = tape.compute(f"-{g}", p)
+                if decay:
+                    g = tape.compute(f"{g} + {decay!r} * {x}", p)
+                if momentum:  # after the first step, which the eager trace ran (the buffer exists)
+                    buf = tape.state_array(p, "momentum_buffer")
+                    tape.store(buf, f"{buf} * {momentum!r} + {1.0 - dampening!r} * {g}")
+                    g = tape.compute(f"{g} + {momentum!r} * {buf}", p) if nesterov else buf
+                tape.rebind(p, tape.compute(f"{x} - {lr} * {g}", p))
+        return True
+
 
 class Adam(Optimizer):
     """Adam, as ``torch.optim.Adam`` (``weight_decay`` as an L2 term, ``amsgrad`` optional). Large
@@ -105,6 +128,36 @@ class Adam(Optimizer):
                 continue
             rebind(p, dispatch.adam(p._data, g, state["exp_avg"], state["exp_avg_sq"], lr, beta1, beta2, eps,
                                     bias_correction1, bias_correction2_sqrt, wd, self.decoupled))
+
+    def lower_step(self, tape, closure=None):
+        """``update`` written into a compiled step: dispatch.numpy_adam's operations, the step count and
+        bias corrections kept in the state at every call, the learning rate read at every call, the
+        other options guarded. amsgrad stays a call."""
+        plan = None if closure is not None else self._known_gradients(tape)
+        if plan is None or any(group["amsgrad"] for _, group, _ in plan):
+            return False
+        for index, group, params in plan:
+            (beta1, beta2), eps, decay, maximize, _ = (
+                tape.fixed(index, key) for key in ("betas", "eps", "weight_decay", "maximize", "amsgrad"))
+            lr = tape.option(index, "lr") if params else None
+            for p, g in params:
+                x = tape.data(p)
+                if maximize:
+                    g = tape.compute(f"-{g}", p)
+                step = tape.state(p, "step")
+                t = tape.number(f"{step} + 1")
+                correction1 = tape.number(f"1.0 - {beta1!r} ** {t}")
+                correction2 = tape.number(f"_sqrt(1.0 - {beta2!r} ** {t})")
+                if self.decoupled:
+                    x = tape.compute(f"{x} * (1.0 - {lr} * {decay!r})", p)
+                elif decay:
+                    g = tape.compute(f"{g} + {decay!r} * {x}", p)
+                m, v = tape.state_array(p, "exp_avg"), tape.state_array(p, "exp_avg_sq")
+                tape.store(m, f"{m} + ({g} - {m}) * {1.0 - beta1!r}")
+                tape.store(v, f"{v} * {beta2!r} + {1.0 - beta2!r} * {g} * {g}")
+                tape.rebind(p, tape.compute(f"{x} - ({lr} / {correction1}) * {m} / (np.sqrt({v}) / {correction2} + {eps!r})", p))
+                tape.effect(f"{step} = {t}")
+        return True
 
     def _amsgrad(self, p, g, state, lr, beta1, beta2, eps, wd, bias_correction1, bias_correction2_sqrt):
         if self.decoupled:

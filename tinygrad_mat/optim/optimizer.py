@@ -91,6 +91,38 @@ class Optimizer:
     def update(self, group):
         raise NotImplementedError
 
+    # -------------------------------------------------------------- inside tm.compile
+    def lower_zero_grad(self, tape, set_to_none=True):
+        """Write ``zero_grad()`` into a compiled step (``tm.compile``); False: it is replayed as a call."""
+        if not set_to_none:
+            return False
+        for group in self.param_groups:
+            for p in group["params"]:
+                tape.clear_grad(p)
+        return True
+
+    def lower_step(self, tape, closure=None):
+        """Write ``step()`` into a compiled step with ``tape`` (``compiler._StepWriter``), so that its
+        array code joins the step's (one numba function with the numba backend); or return False,
+        and the step replays the call. It may decline only before it writes anything."""
+        return False
+
+    def _known_gradients(self, tape):
+        """[(group index, group, [(p, variable of p.grad's values)])] when the tape knows every
+        parameter's .grad (parameters whose .grad is None are left out, as ``step`` skips them); None
+        when it does not."""
+        plan = []
+        for index, group in enumerate(self.param_groups):
+            params = []
+            for p in group["params"]:
+                g = tape.grad(p)
+                if g is None:
+                    return None
+                if g is not tape.NO_GRAD:
+                    params.append((p, g))
+            plan.append((index, group, params))
+        return plan
+
     def _state(self, p):
         return self.state.setdefault(p, {})
 
