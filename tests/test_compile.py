@@ -540,3 +540,32 @@ def test_a_modules_zero_grad_is_written_out_too():
     for i in range(4):
         assert_same(compiled(X, y).numpy(), eager(X, y).numpy(), f"weight, step {i}")
     assert "Linear.zero_grad() written out" in compiled.tape and "Adam.step() written out" in compiled.tape
+
+
+def test_two_fused_losses_in_one_step(monkeypatch):
+    """Two least-squares terms (two models on one X) are fused each; the replay equals eager."""
+    monkeypatch.setattr(tm.compile_fusion, "MIN_ENTRIES", 1)
+    rng = np.random.default_rng(6)
+    X, Y1, Y2 = rng.standard_normal((30, 4)), rng.standard_normal((30, 2)), rng.standard_normal(30)
+
+    def make():
+        W1, W2 = tm.tensor(np.full((4, 2), 0.1), requires_grad=True), tm.tensor(np.full(4, -0.2), requires_grad=True)
+        b = tm.tensor(0.3, requires_grad=True)
+        opt = tm.optim.SGD([W1, W2, b], lr=0.05)
+
+        def step(X):
+            opt.zero_grad()
+            loss = F.mse_loss(X @ W1 + b, Y1) + F.mse_loss(X @ W2 + b, Y2, reduction="sum")
+            loss.backward()
+            opt.step()
+            return loss
+
+        return step, [W1, W2, b]
+
+    (compiled, params), (eager, twins) = make(), make()
+    compiled = tm.compile(compiled)
+    for i in range(3):
+        assert_same(compiled(X).numpy(), eager(X).numpy(), f"loss, step {i}")
+        for p, q in zip(params, twins):
+            assert_same(p.numpy(), q.numpy(), f"parameter, step {i}")
+    assert compiled.tape.count("fused") == 2

@@ -48,6 +48,7 @@ def _operand(tracer, name):
 
 
 def _match(tracer, loss, entry, returned):
+    """The rewrite plan when ``loss`` ends the pattern (see the module docstring), else None."""
     index, op, names, inputs, params, needs = entry
     if op not in ("mean", "sum") or params.get("axis") is not None or params.get("keepdims"):
         return None
@@ -101,8 +102,8 @@ def _match(tracer, loss, entry, returned):
         if name != loss:
             private.add(g)
     for k, line in enumerate(tracer.lines):
-        if k not in pattern_lines and private & set(_TOKEN.findall(line)):
-            return None
+        if line is not None and k not in pattern_lines and private & set(_TOKEN.findall(line)):
+            return None  # (None: a line an earlier fusion removed)
     if private & set(_TOKEN.findall(returned)):
         return None
     w_line = _target(runs[chain["m"]][0][2], 1)

@@ -25,6 +25,7 @@ global counter, a list append) run only when the step is traced, as in ``jax.jit
 import builtins
 import functools
 import math
+import operator
 import warnings
 
 import numpy as np
@@ -152,6 +153,10 @@ def _rebind(tensor, array):
 
 def _set_grad(tensor, array):
     tensor.grad = None if array is None else _wrap(array)
+
+
+def _same_options(options, groups, index, saved):
+    return len(groups) > index and options(groups[index]) == saved
 
 
 def _same_values(current, saved):
@@ -496,6 +501,7 @@ class _StepWriter:
         self.tracer, self.owner = tracer, tracer.constant(owner, "O")
         self.rebound = []
         self.effects = []  # written after the array code: updates of different parameters are independent
+        self.fixed_keys = {}  # group index -> options the written update assumed
 
     def grad(self, p):
         """The variable holding p.grad's values, NO_GRAD when the tape knows p.grad is None, or None
@@ -516,9 +522,8 @@ class _StepWriter:
 
     def fixed(self, group, key):
         """A group's option as it is now; a call where it differs traces the step again."""
-        groups, value = self.tracer.constants[self.owner].param_groups, self.tracer.constants[self.owner].param_groups[group][key]
-        self.tracer.checks.append(lambda: groups[group][key] == value)
-        return value
+        self.fixed_keys.setdefault(group, []).append(key)
+        return self.tracer.constants[self.owner].param_groups[group][key]
 
     def number(self, expression):
         """A Python number computed from options and state at every call (no effect)."""
@@ -565,6 +570,10 @@ class _StepWriter:
     def finish(self):
         for line, kind, text in self.effects:
             self.tracer.emit(line, kind, text)
+        for index, keys in self.fixed_keys.items():
+            groups = self.tracer.constants[self.owner].param_groups  # one C-level lookup per group and call
+            options = operator.itemgetter(*keys)
+            self.tracer.checks.append(functools.partial(_same_options, options, groups, index, options(groups[index])))
 
 
 NO_GRAD = _StepWriter.NO_GRAD = type("NoGrad", (), {"__repr__": lambda self: "NO_GRAD"})()
