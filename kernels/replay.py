@@ -10,6 +10,8 @@ import math
 import numpy as np
 from numba import njit
 
+from .reduce import logsumexp_rows as _logsumexp_rows_into
+
 _BLAS_ABOVE = 32_768  # m·k·n above which BLAS's gemm beats the plain loops (measured on 2-core EPYC)
 
 
@@ -80,3 +82,32 @@ def sigmoid_array(x):
         e = math.exp(-abs(v))
         out[i] = (1.0 if v >= 0.0 else e) / (1.0 + e)
     return out.reshape(x.shape)
+
+
+@njit(cache=True)
+def logsumexp_rows(x):
+    """log Σ exp over each row of a matrix, as ``kernels.reduce.logsumexp_rows`` (a new vector)."""
+    out = np.empty(x.shape[0])
+    _logsumexp_rows_into(np.ascontiguousarray(x), out)
+    return out
+
+
+@njit(cache=True)
+def gather_pairs(x, rows, cols):
+    """x[rows, cols] for a matrix and two integer vectors of one length (negative indices wrap)."""
+    n, k = x.shape
+    out = np.empty(rows.shape[0])
+    for t in range(rows.shape[0]):
+        i, j = rows[t], cols[t]
+        out[t] = x[i + n if i < 0 else i, j + k if j < 0 else j]
+    return out
+
+
+@njit(cache=True)
+def scatter_pairs(g, rows, cols, n, k):
+    """zeros((n, k)) with g[t] added at (rows[t], cols[t]): the adjoint of ``gather_pairs``."""
+    out = np.zeros((n, k))
+    for t in range(rows.shape[0]):
+        i, j = rows[t], cols[t]
+        out[i + n if i < 0 else i, j + k if j < 0 else j] += g[t]
+    return out

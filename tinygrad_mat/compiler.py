@@ -35,7 +35,7 @@ from .engine import _fit
 from .errors import CompileError
 from .namespaces import NUMPY
 from .compile_numba import DEFER, READ
-from .ops.lowering import NUMPY_KERNELS, fit
+from .ops.lowering import NUMPY_KERNELS, Named, fit
 from .tensor import Tensor, _accumulate, _accumulate_lock, _new, _ones
 
 _state = modes.state
@@ -292,7 +292,7 @@ class _Tracer:
         call = f"{fn}({', '.join(names)}{', **' + self.constant(params, 'P') if params else ''})"
         if result._data.ndim == 0:  # a reduction may give a numpy scalar; apply makes it an array
             call = f"_asarray({call})"
-        lowered = op.lower_forward(names, inputs, params or {})
+        lowered = op.lower_forward(names, inputs, self._lowering_params(params))
         needs = tuple(result._node.needs) if result._node is not None else None
         self.forwards[out] = (len(self.lines), op.name, names, list(inputs), params or {}, needs)
         self.emit(f"{out} = {call}", "forward", f"{out} = {op.name}({', '.join(names)}{_params_text(params)})",
@@ -303,6 +303,15 @@ class _Tracer:
         self.alive.append(result)
         if result._node is not None:
             self.nodes[id(result._node)] = (op, params, names, out, list(inputs))
+
+    def _lowering_params(self, params):
+        """``params`` as lowered source sees them: arrays (indices) as ``Named`` constants."""
+        return {key: self._named(value) for key, value in params.items()} if params else {}
+
+    def _named(self, value):
+        if isinstance(value, np.ndarray):
+            return Named(self.constant(value), value)
+        return tuple(self._named(v) for v in value) if type(value) is tuple else value
 
     def tangent(self, *args):
         self.refuse("forward-mode tangents (tm.jvp, jacfwd, hessian)", "call the transform outside the compiled step")
@@ -340,7 +349,7 @@ class _Tracer:
             c = self._new("c")
             call = (f"{self.constant(op.vjp, 'V')}(NP, {g}, ({''.join(n + ', ' for n in names)}), {out}, "
                     f"{self.constant(tuple(node.needs), 'N')}{', **' + self.constant(params, 'P') if params else ''})")
-            rules = op.lower_vjp(g, names, out, inputs, tuple(node.needs), params or {})
+            rules = op.lower_vjp(g, names, out, inputs, tuple(node.needs), self._lowering_params(params))
             lines = []  # where each cotangent went: (input index, line index, target variable, added)
             self.rules.setdefault(out, []).append((len(self.lines), g, lines))
             self.emit(f"{c} = {call}", "vjp", f"{c} = {op.name}.vjp({g})",

@@ -79,9 +79,8 @@ def build(size):
     eager_step, compiled_step = tinygrad_mat_step(), tm.compile(tinygrad_mat_step())
     impls["tinygrad_mat"] = lambda: eager_step().numpy().T
     impls["tinygrad_mat compiled"] = lambda: compiled_step().numpy().T
-    if kind == "logistic":  # softmax gathers with integer labels (getitem), which the numba backend does not lower
-        numba_step = tm.compile(tinygrad_mat_step(), backend="numba")
-        impls["tinygrad_mat compiled (numba)"] = lambda: numba_step().numpy().T
+    numba_step = tm.compile(tinygrad_mat_step(), backend="numba")
+    impls["tinygrad_mat compiled (numba)"] = lambda: numba_step().numpy().T
     if have("torch"):
         import torch
 

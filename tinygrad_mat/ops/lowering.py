@@ -7,6 +7,8 @@ Conventions of lowered source (float64 only; the backend refuses other dtypes):
     the operands the step was traced with (Tensors, floats, arrays), so a record can read shapes;
   * a cotangent has the shape the record's ``vjp`` gives (the engine sums it back to the input's
     shape with the same ``fit`` it uses eagerly); None where the input needs none;
+  * an array among an op's parameters (an index) arrives as a ``Named``: the source name of a constant
+    holding it, with the array itself as ``.array``;
   * ``R.<name>`` are the kernels of kernels/replay.py.
 """
 import numpy as np
@@ -15,11 +17,27 @@ from .. import dispatch
 from .base import keepdims_shape, reduced_count, shape_of
 
 
+class Named(str):
+    """An array parameter in lowered source: the name of the constant holding it (``.array``)."""
+
+    def __new__(cls, name, array):
+        named = super().__new__(cls, name)
+        named.array = array
+        return named
+
+
+def _scatter_pairs(g, rows, cols, n, k):
+    return dispatch.scatter_add(g, (rows, cols), (n, k))
+
+
 class NUMPY_KERNELS:
-    """``R`` when the numpy backend runs lowered source: numpy's products and the records' sigmoid."""
+    """``R`` when the numpy backend runs lowered source: what the records' own forward and rules call."""
 
     matmul = matvec = vecmat = dot = staticmethod(np.matmul)
     sigmoid_array = sigmoid_number = staticmethod(dispatch.sigmoid)
+    logsumexp_rows = staticmethod(lambda x: dispatch.logsumexp(x, (1,), False))
+    gather_pairs = staticmethod(lambda x, rows, cols: x[rows, cols])
+    scatter_pairs = staticmethod(_scatter_pairs)
 
 
 def sum_over(expr, shape, axis, keepdims):

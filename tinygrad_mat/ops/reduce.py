@@ -121,6 +121,24 @@ class LogSumExp(_Reduction, Op):
         x = inputs[0]
         return xp.sum(self._softmax(xp, x, out, axis, keepdims) * tangents[0], axis, keepdims)
 
+    lowering_limits = "rows of a matrix"
+
+    def lower_forward(self, ins, inputs, params):
+        shape = lowering.shape_of(inputs[0])
+        if len(shape) != 2 or params["axis"] != (1,):
+            return None
+        rows = f"R.logsumexp_rows({ins[0]})"
+        return f"{rows}.reshape(({shape[0]}, 1))" if params["keepdims"] else rows
+
+    def lower_vjp(self, g, ins, out, inputs, needs, params):
+        shape = lowering.shape_of(inputs[0])
+        if len(shape) != 2 or params["axis"] != (1,):
+            return None
+        column = (shape[0], 1)
+        g, out = (g, out) if params["keepdims"] else (f"np.ascontiguousarray({g}).reshape({column})",
+                                                      f"np.ascontiguousarray({out}).reshape({column})")
+        return (f"{g} * np.exp({ins[0]} - {out})",)
+
 
 @register
 class LogSoftmax(Composite):

@@ -52,6 +52,17 @@ class Reshape(Linear):
     def vjp(self, xp, g, inputs, out, needs, shape):
         return (xp.reshape(g, inputs[0].shape),)
 
+    lowering_limits = "not to or from a number"
+
+    def lower_forward(self, ins, inputs, params):
+        if shape_of(inputs[0]) == () or params["shape"] == ():
+            return None
+        return f"np.ascontiguousarray({ins[0]}).reshape({tuple(params['shape'])!r})"
+
+    def lower_vjp(self, g, ins, out, inputs, needs, params):
+        shape = shape_of(inputs[0])
+        return None if shape == () or params["shape"] == () else (f"np.ascontiguousarray({g}).reshape({shape!r})",)
+
 
 @register
 class BroadcastTo(Linear):
@@ -253,6 +264,29 @@ class GetItem(Linear):
 
     def vjp(self, xp, g, inputs, out, needs, index):
         return (xp.scatter_add(g, index, inputs[0].shape),)
+
+    lowering_limits = "a matrix at two integer vectors, x[rows, cols]"
+
+    @staticmethod
+    def _pairs(inputs, params):
+        index = params["index"]
+        if len(shape_of(inputs[0])) != 2 or type(index) is not tuple or len(index) != 2:
+            return None
+        if not all(isinstance(i, str) and getattr(i, "array", None) is not None and i.array.ndim == 1
+                   and i.array.dtype.kind in "iu" for i in index) or index[0].array.shape != index[1].array.shape:
+            return None
+        return index
+
+    def lower_forward(self, ins, inputs, params):
+        pairs = self._pairs(inputs, params)
+        return None if pairs is None else f"R.gather_pairs({ins[0]}, {pairs[0]}, {pairs[1]})"
+
+    def lower_vjp(self, g, ins, out, inputs, needs, params):
+        pairs = self._pairs(inputs, params)
+        if pairs is None:
+            return None
+        n, k = shape_of(inputs[0])
+        return (f"R.scatter_pairs({g}, {pairs[0]}, {pairs[1]}, {n}, {k})",)
 
 
 @register
