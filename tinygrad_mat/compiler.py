@@ -4,11 +4,15 @@ The first call for given argument shapes and dtypes runs the step eagerly with a
 (``modes.state.tracer``, and the observer seam every op and rule already reports to). The tracer
 writes the step as a tape: each op's ``forward``, each rule run by ``backward()`` (the very rules the
 engine ran, in its order, with its zero symbols, sums and fits), each accumulation into ``.grad``,
-and the step's effects: ``opt.step()`` / ``opt.zero_grad()`` / ``scheduler.step()`` (replayed as
-calls), in-place updates under ``no_grad()`` and ``.grad`` / ``.data`` assignments. From the tape it
-writes a Python function (``Compiled.source``) that later calls run: numpy arrays only, no Tensor, no
-node, no heap, so the results (``.grad`` of every leaf, updated parameters, the returned value) are
-those of the eager step, bit for bit.
+and the step's effects: ``opt.zero_grad()`` / ``opt.step()`` (written out when the optimizer can,
+``Optimizer.lower_step``, else replayed as calls, as ``scheduler.step()`` is), in-place updates under
+``no_grad()`` and ``.grad`` / ``.data`` assignments. From the tape it writes a Python function
+(``Compiled.source``) that later calls run: numpy arrays only, no Tensor, no node, no heap. Ops whose
+records give their forward and rule as source (``lower_forward`` / ``lower_vjp``) run as numpy
+expressions; ``mse_loss(X @ W + b, Y)`` on a large X is fused (``compile_fusion``); with
+``backend="numba"`` each run of array code is one generated numba function (``compile_numba``). The
+results (``.grad`` of every leaf, updated parameters, the optimizer's state, the returned value) are
+those of the eager step, to rounding.
 
 What a replay cannot see is refused or guarded while tracing, never baked in silently:
 
