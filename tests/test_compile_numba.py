@@ -12,7 +12,7 @@ from tinygrad_mat.errors import CompileError
 
 from helpers import random_inputs
 from op_cases import CASES
-from test_compile import _case_step, _data, _model_and_step, assert_same
+from test_compile import _case_step, _data, assert_same, check_training_loop
 
 BY_ID = {case.id: case for case in CASES}
 
@@ -129,18 +129,7 @@ def test_a_numba_training_loop_equals_the_eager_loop(kind, optimizer):
     """zero_grad, forward, backward and the update in one numba function (the schedule's step stays a
     call). Softmax regression gathers the labels' log-probabilities with an index it guards by value:
     each of the four batches is a trace of its own."""
-    X, y = _data(kind)
-    model, step = _model_and_step(kind, optimizer)
-    twin, eager = _model_and_step(kind, optimizer)
-    compiled = tm.compile(step, backend="numba")
-    for i in range(12):
-        batch = slice(10 * (i % 4), 10 * (i % 4) + 10)
-        (loss, out), (loss_e, out_e) = compiled(X[batch], y[batch]), eager(X[batch], y[batch])
-        assert_same(loss.numpy(), loss_e.numpy(), f"loss, step {i}")
-        assert_same(out.numpy(), out_e.numpy(), f"output, step {i}")
-        for (name, p), q in zip(model.named_parameters(), twin.parameters()):
-            assert_same(p.numpy(), q.numpy(), f"{name}, step {i}")
-            assert_same(p.grad.numpy(), q.grad.numpy(), f"{name}.grad, step {i}")
+    compiled = check_training_loop(kind, optimizer, "numba")
     assert compiled.trace_count == (4 if kind == "softmax" else 1)
     assert compiled.source.count("NUMBA") == 1, "zero_grad, forward, backward and update: one numba function"
     assert "step() written out" in compiled.tape

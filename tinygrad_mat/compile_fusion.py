@@ -42,27 +42,22 @@ def fuse_linear_mse(tracer, returned):
     return fused
 
 
-def _operand(tracer, name):
-    """The producing forward entry of variable ``name``, or None (a leaf, argument or constant)."""
-    return tracer.forwards.get(name)
-
-
 def _match(tracer, loss, entry, returned):
     """The rewrite plan when ``loss`` ends the pattern (see the module docstring), else None."""
-    index, op, names, inputs, params, needs = entry
+    _, op, names, _, params, _ = entry
     if op not in ("mean", "sum") or params.get("axis") is not None or params.get("keepdims"):
         return None
     chain = {}
-    q = _operand(tracer, names[0])
+    q = tracer.forwards.get(names[0])
     if q is None or q[1] != "mul" or q[2][0] != q[2][1]:
         return None
     chain["q"] = names[0]
-    d = _operand(tracer, q[2][0])
+    d = tracer.forwards.get(q[2][0])
     if d is None or d[1] != "sub" or d[5] is None or d[5][1]:  # Y must need no gradient
         return None
     chain["d"] = q[2][0]
     z_name = d[2][0]
-    z = _operand(tracer, z_name)
+    z = tracer.forwards.get(z_name)
     if z is None:
         return None
     bias = None
@@ -70,7 +65,7 @@ def _match(tracer, loss, entry, returned):
         bias = (z[2][1], z[3][1])
         chain["z"] = z_name
         m_name = z[2][0]
-        m = _operand(tracer, m_name)
+        m = tracer.forwards.get(m_name)
     else:
         m_name, m = z_name, z
     if m is None or m[1] != "matmul" or m[5] is None or m[5][0]:  # X must need no gradient

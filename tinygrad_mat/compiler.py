@@ -503,12 +503,15 @@ class _Tracer:
         raise CompileError(f"compile: {what} cannot be replayed; {instead}")
 
 
+NO_GRAD = type("NoGrad", (), {"__repr__": lambda self: "NO_GRAD"})()  # a .grad the tape knows is None
+
+
 class _StepWriter:
     """What an object's ``lower_<method>`` (``Optimizer.lower_step``, ``lower_zero_grad``) writes a
     call into the tape with. Array code it writes must mirror the eager method's numpy operations:
     the tests compare every replay with the eager step."""
 
-    NO_GRAD = None  # set below: grad(p) of a parameter whose .grad the tape knows is None
+    NO_GRAD = NO_GRAD  # what grad(p) gives for a parameter whose .grad the tape knows is None
 
     def __init__(self, tracer, owner):
         self.tracer, self.owner = tracer, tracer.constant(owner, "O")
@@ -587,9 +590,6 @@ class _StepWriter:
             groups = self.tracer.constants[self.owner].param_groups  # one C-level lookup per group and call
             options = operator.itemgetter(*keys)
             self.tracer.checks.append(functools.partial(_same_options, options, groups, index, options(groups[index])))
-
-
-NO_GRAD = _StepWriter.NO_GRAD = type("NoGrad", (), {"__repr__": lambda self: "NO_GRAD"})()
 
 
 def _short(value):

@@ -59,7 +59,7 @@ class SGD(Optimizer):
     def lower_step(self, tape, closure=None):
         """``update`` written into a compiled step: the same numpy operations (dispatch.numpy_sgd_momentum
         for momentum), the learning rate read at every call, the other options guarded."""
-        plan = None if closure is not None else self._known_gradients(tape)
+        plan = self._known_gradients(tape, closure)
         if plan is None:
             return False
         for index, group, params in plan:
@@ -133,7 +133,7 @@ class Adam(Optimizer):
         """``update`` written into a compiled step: dispatch.numpy_adam's operations, the step count and
         bias corrections kept in the state at every call, the learning rate read at every call, the
         other options guarded. amsgrad stays a call."""
-        plan = None if closure is not None else self._known_gradients(tape)
+        plan = self._known_gradients(tape, closure)
         if plan is None or any(group["amsgrad"] for _, group, _ in plan):
             return False
         for index, group, params in plan:

@@ -107,10 +107,12 @@ class Optimizer:
         and the step replays the call. It may decline only before it writes anything."""
         return False
 
-    def _known_gradients(self, tape):
+    def _known_gradients(self, tape, closure=None):
         """[(group index, group, [(p, variable of p.grad's values)])] when the tape knows every
         parameter's .grad (parameters whose .grad is None are left out, as ``step`` skips them); None
-        when it does not."""
+        when it does not, or when ``step`` was given a closure (it runs the model again)."""
+        if closure is not None:
+            return None
         plan = []
         for index, group in enumerate(self.param_groups):
             params = []
