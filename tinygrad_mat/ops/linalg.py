@@ -11,6 +11,7 @@ same SVD; only third and higher derivatives of det need an invertible A.
 import numpy as np
 
 from .. import fastnp
+from . import sparse
 from ..errors import ShapeError
 from .base import (
     Bilinear, Composite, Linear, Op, add_optional, keepdims_shape, ndim_of, normalize_axes, normalize_axis,
@@ -58,6 +59,9 @@ class MatMul(Bilinear):
 
     def prepare(self, a, b):
         return (a, b), {}
+
+    def sparse_form(self, ns, args, params):
+        return sparse.product(ns, *args)
 
     def forward(self, a, b):
         return a @ b
