@@ -36,7 +36,7 @@ def main(plot_dir=None, epochs=40):
 
         history = tm.train(model, loss_fn, tm.optim.Adam(model.parameters(), lr=0.01),
                            tm.data.DataLoader(X_train, y_train, batch_size=64, shuffle=True, seed=0), epochs=epochs,
-                           metrics={"accuracy": tm.metrics.accuracy}, val=(X_test, y_test), progress=False)
+                           metrics={"accuracy": lambda y, z: tm.metrics.accuracy(y, logits=z)}, val=(X_test, y_test), progress=False)
     row["test accuracy"] = history["accuracy"][-1]
     print_table(f"Softmax regression on load_digits (1797 × 64, 10 classes), C = {C}", results,
                 ["test accuracy", "time"])
