@@ -178,7 +178,13 @@ class Graph:
         stem, _, fmt = str(path).rpartition(".")
         if fmt not in ("svg", "png", "pdf"):
             raise ValueError(f"render: the path must end in .svg, .png or .pdf, not {path!r}")
-        source.render(outfile=str(path), format=fmt, cleanup=True)
+        try:
+            source.render(outfile=str(path), format=fmt, cleanup=True)
+        except Exception as error:
+            if type(error).__name__ != "ExecutableNotFound":
+                raise
+            raise RuntimeError("render needs Graphviz's dot program (apt-get install graphviz, brew install "
+                               "graphviz); g.to_dot() gives the DOT text without it") from error
         return str(path)
 
     def _graphviz_source(self, options):
