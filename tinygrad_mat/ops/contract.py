@@ -133,8 +133,8 @@ class Einsum(Composite):
     text = "einsum_explicit after the subscripts are made explicit and the ellipsis broadcast"
 
     def compute(self, xp, subscripts, *operands):
-        if not isinstance(subscripts, str):
-            raise TypeError("einsum: the first argument is the subscripts string, e.g. 'ij,jk->ik'")
+        if not isinstance(subscripts, str):  # numpy's other spelling: einsum(a, [0, 1], b, [1, 2], [0, 2])
+            subscripts, operands = _from_sublists((subscripts,) + operands)
         shapes = [shape_of(x) for x in operands]
         terms, output, fill = _parse(subscripts, shapes)
         if fill:  # broadcast the ellipsis dimensions to one common shape (letter fill[j] ↔ common[j])
@@ -150,6 +150,33 @@ class Einsum(Composite):
             if c not in sizes:
                 raise ShapeError(f"einsum: output index {c!r} appears in no operand")
         return xp.einsum_explicit(",".join(terms) + "->" + output, *operands)
+
+
+def _from_sublists(args):
+    """(subscripts string, operands) of numpy's sublist form: operand, sublist, operand, sublist, ...,
+    then optionally the output sublist; the integers 0…51 stand for letters, Ellipsis for '...'."""
+    has_output = len(args) % 2 == 1
+    pairs = args[:-1] if has_output else args
+    operands, sublists = list(pairs[0::2]), list(pairs[1::2])
+    output = args[-1] if has_output else None
+    if not operands or any(isinstance(s, str) or np.ndim(s) != 1 for s in sublists):
+        raise TypeError("einsum: give the subscripts as a string ('ij,jk->ik') or as operands each followed by "
+                        "a list of axis numbers (einsum(a, [0, 1], b, [1, 2], [0, 2]))")
+    terms = [_sublist_letters(s) for s in sublists]
+    text = ",".join(terms)
+    return (text + "->" + _sublist_letters(output) if output is not None else text), operands
+
+
+def _sublist_letters(sublist):
+    letters = []
+    for item in sublist:
+        if item is Ellipsis:
+            letters.append("...")
+        elif isinstance(item, (int, np.integer)) and not isinstance(item, bool) and 0 <= item < len(_LETTERS):
+            letters.append(_LETTERS[item])
+        else:
+            raise ValueError(f"einsum: subscript {item!r} in a sublist must be an integer in [0, 52) or Ellipsis")
+    return "".join(letters)
 
 
 def _broadcast_ellipsis(xp, x, term, fill, common):
