@@ -14,12 +14,16 @@ import inspect
 import numpy as np
 
 from .ops import REGISTRY, numpy_name
-from .ops.base import values_of
+from .ops.base import Composite, values_of
 
 # numpy function -> (record name, numpy's defaults that differ from the record's), from the records.
 FUNCTIONS = {func: (record.name, dict(overrides)) for record in REGISTRY.values()
              for func, overrides in record.numpy.items()}
-UFUNCS = {record.ufunc: record.name for record in REGISTRY.values() if record.ufunc is not None}
+# ufuncs of primitives (the tensor layer's fast path applies those directly), then of composites.
+UFUNCS = {record.ufunc: record.name for record in REGISTRY.values()
+          if record.ufunc is not None and not isinstance(record, Composite)}
+COMPOSITE_UFUNCS = {record.ufunc: record.name for record in REGISTRY.values()
+                    if record.ufunc is not None and isinstance(record, Composite)}
 
 # Results with no derivative at all: booleans.
 VALUE_UFUNCS = {
@@ -37,6 +41,8 @@ SHAPE_FUNCTIONS = {
 VALUE_FUNCTIONS = {
     np.zeros_like, np.ones_like, np.full_like, np.empty_like, np.nonzero, np.argwhere, np.flatnonzero,
     np.count_nonzero, np.isnan, np.isfinite, np.isinf, np.searchsorted, np.result_type,
+    np.allclose, np.isclose, np.array_equal, np.array_equiv, np.iscomplex, np.isreal, np.iscomplexobj,
+    np.isrealobj,
 }
 # Arguments numpy passes that mean nothing here when they have numpy's default value.
 _IGNORABLE = {"dtype": None, "out": None, "where": True, "order": "C", "subok": False, "casting": "same_kind"}
@@ -46,9 +52,6 @@ _NO_EFFECT = {"optimize"}
 
 # What to write instead, for numpy functions users reach for that have no op (yet).
 HINTS = {
-    "array_equal": "np.array_equal(t.numpy(), other)",
-    "allclose": "np.allclose(t.numpy(), other)",
-    "isclose": "np.isclose(t.numpy(), other)",
     "unique": "np.unique(t.numpy()) (values: no derivative)",
     "copy": "t.detach() for a constant copy, or t itself (Tensors are immutable)",
 }
@@ -171,7 +174,7 @@ def array_ufunc(ufunc, method, inputs, kwargs, ns):
         return ufunc(*[values_of(x) for x in inputs])
     if ufunc is np.positive:
         return inputs[0]
-    record_name = UFUNCS.get(ufunc)
+    record_name = UFUNCS.get(ufunc) or COMPOSITE_UFUNCS.get(ufunc)
     if record_name is None:
         raise _unsupported(name, ufunc.__name__)
     return getattr(ns, record_name)(*inputs)

@@ -13,7 +13,7 @@ import string
 import numpy as np
 
 from ..errors import ShapeError
-from .base import Composite, Op, add_optional, ndim_of, register, shape_of
+from .base import Composite, Op, add_optional, ndim_of, normalize_axis, register, shape_of
 
 _LETTERS = string.ascii_letters
 
@@ -287,12 +287,16 @@ class Kron(Composite):
 
 @register
 class Cross(Composite):
-    """The cross product of 3-vectors (2-vectors: the z component) along ``axis``, as ``numpy.cross``."""
+    """The cross product of 3-vectors (2-vectors: the z component), as ``numpy.cross``: the vectors lie
+    along ``axisa`` of a and ``axisb`` of b, the products along ``axisc`` of the result; ``axis`` sets
+    all three."""
 
     name, numpy, text = "cross", {np.cross: {}}, "the determinant formula, component by component"
 
-    def compute(self, xp, a, b, axis=-1):
-        a, b = xp.moveaxis(a, axis, -1), xp.moveaxis(b, axis, -1)
+    def compute(self, xp, a, b, axisa=-1, axisb=-1, axisc=-1, axis=None):
+        if axis is not None:
+            axisa = axisb = axisc = axis
+        a, b = xp.moveaxis(a, axisa, -1), xp.moveaxis(b, axisb, -1)
         n = shape_of(a)[-1]
         if n != shape_of(b)[-1] or n not in (2, 3):
             raise ShapeError(f"cross: needs vectors of 2 or 3 components, got {shape_of(a)} and {shape_of(b)}")
@@ -300,7 +304,8 @@ class Cross(Composite):
         if n == 2:
             return a0 * b1 - a1 * b0
         a2, b2 = a[..., 2], b[..., 2]
-        return xp.moveaxis(xp.stack([a1 * b2 - a2 * b1, a2 * b0 - a0 * b2, a0 * b1 - a1 * b0], -1), -1, axis)
+        products = xp.stack([a1 * b2 - a2 * b1, a2 * b0 - a0 * b2, a0 * b1 - a1 * b0], -1)
+        return xp.moveaxis(products, -1, normalize_axis(axisc, ndim_of(products), "cross"))
 
 
 @register

@@ -239,3 +239,91 @@ class Sort(Composite):
             x, axis = xp.reshape(x, (-1,)), 0
         order = np.argsort(np.asarray(values_of(x)), axis=axis, kind="stable")
         return xp.take_along_axis(x, order, axis)
+
+
+class _NanIgnoringExtremum(Composite):
+    """maximum/minimum that take the other operand where one is NaN, as numpy's fmax/fmin."""
+
+    extremum = None
+
+    def compute(self, xp, x1, x2):
+        nan1, nan2 = np.isnan(np.asarray(values_of(x1))), np.isnan(np.asarray(values_of(x2)))
+        both = getattr(xp, self.extremum)(x1, x2)
+        if not (nan1.any() or nan2.any()):
+            return both
+        return xp.where(nan2, x1, xp.where(nan1, x2, both))
+
+
+@register
+class Fmax(_NanIgnoringExtremum):
+    """The larger of x1 and x2, the other where one is NaN, as ``numpy.fmax`` (ties: as ``maximum``)."""
+
+    name, ufunc, extremum = "fmax", np.fmax, "maximum"
+    text = "maximum(x1, x2), the other operand where one is NaN"
+
+
+@register
+class Fmin(_NanIgnoringExtremum):
+    """The smaller of x1 and x2, the other where one is NaN, as ``numpy.fmin`` (ties: as ``minimum``)."""
+
+    name, ufunc, extremum = "fmin", np.fmin, "minimum"
+    text = "minimum(x1, x2), the other operand where one is NaN"
+
+
+@register
+class NanToNum(Composite):
+    """x with NaN and ±inf replaced by numbers (derivative 0 there), as ``numpy.nan_to_num``."""
+
+    name, numpy, text = "nan_to_num", {np.nan_to_num: {}}, "where(isfinite(x), x, the replacements)"
+
+    def compute(self, xp, x, copy=True, nan=0.0, posinf=None, neginf=None):
+        values = np.asarray(values_of(x))
+        finite = np.isfinite(values)
+        if finite.all():
+            return xp.as_result(x)
+        replaced = np.nan_to_num(values, nan=nan, posinf=posinf, neginf=neginf)
+        return xp.where(finite, x, replaced)
+
+
+@register
+class Select(Composite):
+    """The entry of the first choice whose condition holds, else ``default``, as ``numpy.select``."""
+
+    name, numpy, text = "select", {np.select: {}}, "where(c₁, x₁, where(c₂, x₂, … default))"
+
+    def compute(self, xp, condlist, choicelist, default=0):
+        if len(condlist) != len(choicelist):
+            raise ValueError(f"select: {len(condlist)} conditions but {len(choicelist)} choices")
+        if not condlist:
+            raise ValueError("select: needs at least one condition and choice")
+        result = default
+        for condition, choice in zip(reversed(condlist), reversed(choicelist)):
+            mask = np.asarray(values_of(condition))
+            if mask.dtype != bool:
+                raise TypeError(f"select: conditions must be boolean arrays, got dtype {mask.dtype}")
+            result = xp.where(mask, choice, result)
+        return result
+
+
+@register
+class Partition(Composite):
+    """x rearranged so that the entry at each ``kth`` position is where sorting would put it, smaller
+    ones before and larger ones after, as ``numpy.partition``; the gradient goes back to where each
+    entry came from."""
+
+    name, method, numpy = "partition", "partition", {np.partition: {}}
+    text = "take_along_axis(x, argpartition(x, kth, axis), axis)"
+
+    def compute(self, xp, a, kth, axis=-1, kind="introselect", order=None):
+        if order is not None:
+            raise TypeError("partition: order= is for structured arrays, which a Tensor is not")
+        if axis is None:
+            a, axis = xp.reshape(a, (-1,)), 0
+        values = np.asarray(values_of(a))
+        order = np.argpartition(values, kth, axis=axis, kind=kind)
+        expected = np.partition(values, kth, axis=axis, kind=kind)
+        if not np.array_equal(np.take_along_axis(values, order, axis), expected, equal_nan=True):
+            # numpy arranged the entries otherwise: match each output entry to an input entry of equal value
+            ranks = np.argsort(np.argsort(expected, axis=axis, kind="stable"), axis=axis, kind="stable")
+            order = np.take_along_axis(np.argsort(values, axis=axis, kind="stable"), ranks, axis)
+        return xp.take_along_axis(a, order, axis)
