@@ -87,6 +87,7 @@ SPELLINGS = {
     "hsplit": (lambda a: np.hsplit(a, 2), [A34]),
     "vsplit": (lambda a: np.vsplit(a, [1]), [A34]),
     "append": (np.append, [A23, V3]),
+    "append-matrix": (np.append, [V3, A23]),
     "append-axis": (lambda a, b: np.append(a, b, axis=0), [A34, B34]),
     "diff": (lambda a: np.diff(a, 2, axis=0), [A34]),
     "diff-append": (lambda a: np.diff(a, append=0.5), [A34]),
