@@ -50,6 +50,7 @@ import types
 import numpy
 
 AUTOGRAD_VERSION = "1.9.1"
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))  # the repository, whose tinygrad_mat is measured
 
 IN_SCOPE_FILES = (
     "test_numpy.py", "test_systematic.py", "test_linalg.py", "test_binary_ops.py", "test_scalar_ops.py",
@@ -464,7 +465,7 @@ def origin_is_tinygrad_mat(error):
 
 def run_file(tests_dir, file, pattern, oracle):
     """Run the programs of one file in this process; return {test id: result}."""
-    sys.path[:0] = [tests_dir, os.path.dirname(os.path.dirname(os.path.abspath(__file__)))]
+    sys.path[:0] = [tests_dir, ROOT]
     record = []
     if oracle:
         import autograd.test_util
@@ -544,7 +545,7 @@ def run_in_subprocess(tests_dir, file, pattern, oracle):
     command = [sys.executable, __file__, "--worker", tests_dir, file, pattern or ""]
     if oracle:
         command.append("--oracle-pass")
-    done = subprocess.run(command, capture_output=True, text=True, cwd=os.path.dirname(os.path.dirname(__file__)))
+    done = subprocess.run(command, capture_output=True, text=True, cwd=ROOT)
     if done.returncode != 0:
         return {f"{file}::<import>": {"status": "crash", "reason": done.stderr.strip().splitlines()[-1:],
                                       "calls": []}}

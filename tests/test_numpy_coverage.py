@@ -259,3 +259,12 @@ def test_jacobian_and_hessian_of_a_tuple_output_are_tuples_of_each():
     assert isinstance(H, list)
     assert_close(H[0], np.diag(6 * x), rtol=1e-12)
     assert_close(H[1], np.diag(-np.sin(x)), rtol=1e-12)
+
+
+def test_tm_reductions_of_a_list_of_tensors_stack_it():
+    """np.std([x, y]) cannot reach tinygrad_mat (numpy converts the list itself); tm.std([x, y]) can.
+    std([x, 2x + 2]) = |x + 2| / 2 and var = (x + 2)² / 4 (two entries, ddof 0)."""
+    for x in (-3.0, 1.0):
+        assert_close(tm.grad(lambda t: tm.std([t, 2 * t + 2]))(x), np.sign(x + 2) / 2, rtol=1e-12)
+        assert_close(tm.grad(lambda t: tm.var((t, 2 * t + 2)))(x), (x + 2) / 2, rtol=1e-12)
+        assert_close(tm.jvp(lambda t: tm.var([t, 2 * t + 2]), (x,), (1.0,))[1], (x + 2) / 2, rtol=1e-12)

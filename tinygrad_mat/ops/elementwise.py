@@ -336,6 +336,22 @@ class Sqrt(Elementwise):
 
 
 @register
+class SqrtFlatAtZero(Elementwise):
+    """√x with derivative 0 where x = 0 (internal: std, which is constant 0 along a length-1 axis and
+    has a kink where all entries are equal; 0 is its subgradient there)."""
+
+    name, public = "sqrt_flat_at_zero", False
+    derivative_text = "(2Z)⁻¹, 0 where Z = 0"
+
+    def forward(self, x):
+        return np.sqrt(x)
+
+    def derivative(self, xp, x, out):
+        positive = xp.value(out) > 0
+        return xp.where(positive, 0.5 / xp.where(positive, out, 1.0), 0.0)
+
+
+@register
 class Tanh(Elementwise):
     """Hyperbolic tangent elementwise."""
 

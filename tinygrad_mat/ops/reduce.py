@@ -245,15 +245,10 @@ class Std(Composite):
     entries, a kink like |x| at 0, the subgradient 0 (as PyTorch; JAX gives nan there)."""
 
     name, method, numpy = "std", "std", {np.std: {}}
-    text = "sqrt(var(x, axis, ddof)), with derivative 0 where var = 0"
+    text = "sqrt_flat_at_zero(var(x, axis, ddof)): derivative 0 where var = 0"
 
     def compute(self, xp, x, axis=None, ddof=0, keepdims=False):
-        variance = xp.var(x, axis, ddof, keepdims)
-        zero = xp.value(variance) == 0
-        if not np.any(zero):
-            return xp.sqrt(variance)
-        # sqrt only where it has a derivative, so that no 0 · inf reaches the gradient
-        return xp.where(zero, 0.0, xp.sqrt(xp.where(zero, 1.0, variance)))
+        return xp.sqrt_flat_at_zero(xp.var(x, axis, ddof, keepdims))
 
 
 def _scan_axis(x, axis, opname):

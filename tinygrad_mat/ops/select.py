@@ -241,48 +241,65 @@ class Sort(Composite):
         return xp.take_along_axis(x, order, axis)
 
 
-class _NanIgnoringExtremum(Composite):
-    """maximum/minimum that take the other operand where one is NaN, as numpy's fmax/fmin."""
-
-    extremum = None
-
-    def compute(self, xp, x1, x2):
-        nan1, nan2 = np.isnan(np.asarray(values_of(x1))), np.isnan(np.asarray(values_of(x2)))
-        both = getattr(xp, self.extremum)(x1, x2)
-        if not (nan1.any() or nan2.any()):
-            return both
-        return xp.where(nan2, x1, xp.where(nan1, x2, both))
+def _nan_share(xp, a, b, share):
+    """``share`` of a, and all of it where b is NaN and a is not (fmax/fmin take the other operand)."""
+    av, bv = xp.value(a), xp.value(b)
+    return share + (np.isnan(bv) & ~np.isnan(av))
 
 
 @register
-class Fmax(_NanIgnoringExtremum):
-    """The larger of x1 and x2, the other where one is NaN, as ``numpy.fmax`` (ties: as ``maximum``)."""
+class Fmax(_Extremum):
+    """The larger of a and b elementwise, the other where one is NaN, as ``numpy.fmax``; at a tie the
+    derivative is split evenly."""
 
-    name, ufunc, extremum = "fmax", np.fmax, "maximum"
-    text = "maximum(x1, x2), the other operand where one is NaN"
+    name, ufunc = "fmax", np.fmax
+    vjp_text = "as maximum, and all of Z̄ to the operand that is not NaN"
+    jvp_text = "as maximum, and the tangent of the operand that is not NaN"
+
+    def forward(self, a, b):
+        return np.fmax(a, b)
+
+    def _share(self, xp, a, b):
+        return _nan_share(xp, a, b, _tie_share(xp, a, b))
 
 
 @register
-class Fmin(_NanIgnoringExtremum):
-    """The smaller of x1 and x2, the other where one is NaN, as ``numpy.fmin`` (ties: as ``minimum``)."""
+class Fmin(_Extremum):
+    """The smaller of a and b elementwise, the other where one is NaN, as ``numpy.fmin``; at a tie the
+    derivative is split evenly."""
 
-    name, ufunc, extremum = "fmin", np.fmin, "minimum"
-    text = "minimum(x1, x2), the other operand where one is NaN"
+    name, ufunc = "fmin", np.fmin
+    vjp_text = "as minimum, and all of Z̄ to the operand that is not NaN"
+    jvp_text = "as minimum, and the tangent of the operand that is not NaN"
+
+    def forward(self, a, b):
+        return np.fmin(a, b)
+
+    def _share(self, xp, a, b):
+        return _nan_share(xp, a, b, _tie_share(xp, b, a))
 
 
 @register
-class NanToNum(Composite):
-    """x with NaN and ±inf replaced by numbers (derivative 0 there), as ``numpy.nan_to_num``."""
+class NanToNum(Op):
+    """x with NaN and ±inf replaced by numbers, as ``numpy.nan_to_num``: the derivative passes where x
+    is finite and is 0 at the replaced entries."""
 
-    name, numpy, text = "nan_to_num", {np.nan_to_num: {}}, "where(isfinite(x), x, the replacements)"
+    batching = "leading"
+    name, numpy = "nan_to_num", {np.nan_to_num: {}}
+    vjp_text = "X̄ = Z̄ ⊙ [X finite]"
+    jvp_text = "Ż = Ẋ ⊙ [X finite]"
 
-    def compute(self, xp, x, copy=True, nan=0.0, posinf=None, neginf=None):
-        values = np.asarray(values_of(x))
-        finite = np.isfinite(values)
-        if finite.all():
-            return xp.as_result(x)
-        replaced = np.nan_to_num(values, nan=nan, posinf=posinf, neginf=neginf)
-        return xp.where(finite, x, replaced)
+    def prepare(self, x, copy=True, nan=0.0, posinf=None, neginf=None):
+        return (x,), {"nan": nan, "posinf": posinf, "neginf": neginf}
+
+    def forward(self, x, nan, posinf, neginf):
+        return np.nan_to_num(x, nan=nan, posinf=posinf, neginf=neginf)
+
+    def vjp(self, xp, g, inputs, out, needs, nan, posinf, neginf):
+        return (xp.where(np.isfinite(xp.value(inputs[0])), g, 0.0),)
+
+    def jvp(self, xp, tangents, inputs, out, nan, posinf, neginf):
+        return xp.where(np.isfinite(xp.value(inputs[0])), tangents[0], 0.0)
 
 
 @register
