@@ -342,6 +342,8 @@ class SqrtFlatAtZero(Elementwise):
 
     name, public = "sqrt_flat_at_zero", False
     derivative_text = "(2Z)⁻¹, 0 where Z = 0"
+    lowered = "np.sqrt({x})"
+    lowered_derivative = "(0.5 * ({out} > 0.0)) / ({out} + 1.0 * ({out} <= 0.0))"
 
     def forward(self, x):
         return np.sqrt(x)
