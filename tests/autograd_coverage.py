@@ -35,7 +35,6 @@ import builtins
 import collections
 import contextlib
 import importlib
-import importlib.util
 import io
 import itertools
 import json
@@ -168,6 +167,25 @@ def scalar_close(a, b):
     return abs(a - b) < TOL or abs(a - b) / abs(a + b) < RTOL
 
 
+def of_leaves(fun, args, kwargs, argnum, tree, packed=False):
+    """fun as a function of the leaves of the differentiated argument(s) (autograd's unary_to_nary with
+    the containers flattened); ``packed``: the leaves come as one tuple."""
+    def flat_fun(*leaf_args):
+        x = unflatten(tree, list(leaf_args[0] if packed else leaf_args))
+        full = list(args)
+        if isinstance(argnum, int):
+            full[argnum] = x
+        else:
+            for i, xi in zip(argnum, x):
+                full[i] = xi
+        return fun(*full, **kwargs)
+    return flat_fun
+
+
+def differentiated(args, argnum):
+    return args[argnum] if isinstance(argnum, int) else tuple(args[i] for i in argnum)
+
+
 class WrongAnswer(AssertionError):
     """A value or derivative of tinygrad_mat that disagrees with central differences or autograd."""
 
@@ -185,29 +203,20 @@ class Checker:
 
     def check_grads(self, fun, argnum=0, modes=("fwd", "rev"), order=2):
         def checked(*args, **kwargs):
-            x = args[argnum] if isinstance(argnum, int) else tuple(args[i] for i in argnum)
+            x = differentiated(args, argnum)
             if is_complex(x):
                 return  # complex input: out of scope
             leaves, tree = flatten(x)
-            leaves = [as_leaf(leaf) for leaf in leaves]
-
-            def flat_fun(*leaf_args):
-                x = unflatten(tree, list(leaf_args))
-                full = list(args)
-                if isinstance(argnum, int):
-                    full[argnum] = x
-                else:
-                    for i, xi in zip(argnum, x):
-                        full[i] = xi
-                return fun(*full, **kwargs)
-
-            rng = numpy.random.RandomState(1000 + self.calls)
+            rng = numpy.random.RandomState(1000 + self.calls)  # the same directions in the oracle's process
             self.calls += 1
             self.order = order
-            self.check(flat_fun, leaves, order, rng, top=True)
+            self.check(of_leaves(fun, args, kwargs, argnum, tree), [as_leaf(leaf) for leaf in leaves], order, rng,
+                       top=True)
         return checked
 
     def check(self, f, leaves, order, rng, top=False):
+        """The value of f (a function of arrays) against numpy's, ⟨u, J v⟩ (tm.jvp) and ⟨uᵀJ, v⟩ (tm.vjp)
+        against central differences for random u and v; then, at order 2, the derivatives themselves."""
         tm = self.tm
         reference = f(*leaves)                       # numpy in, numpy out: numpy's own value
         if is_complex(reference):
@@ -254,6 +263,7 @@ class Checker:
 
     @staticmethod
     def central_difference(f, leaves, vs, eps=EPS):
+        """(f(x + eps v / 2) − f(x − eps v / 2)) / eps, as autograd's check, in float64."""
         plus = values(f(*[x + eps / 2 * v for x, v in zip(leaves, vs)]))
         minus = values(f(*[x - eps / 2 * v for x, v in zip(leaves, vs)]))
         return [(p - m) / eps for p, m in zip(plus, minus)]
@@ -389,22 +399,15 @@ class OracleChecker:
         import autograd.numpy as anp
 
         def checked(*args, **kwargs):
-            x = args[argnum] if isinstance(argnum, int) else tuple(args[i] for i in argnum)
+            x = differentiated(args, argnum)
             if is_complex(x):
                 return
             leaves, tree = flatten(x)
             leaves = tuple(as_leaf(leaf) for leaf in leaves)
+            of_tuple = of_leaves(fun, args, kwargs, argnum, tree, packed=True)
 
-            def flat_fun(leaf_args):
-                x = unflatten(tree, list(leaf_args))
-                full = list(args)
-                if isinstance(argnum, int):
-                    full[argnum] = x
-                else:
-                    for i, xi in zip(argnum, x):
-                        full[i] = xi
-                out_leaves = flatten(fun(*full, **kwargs))[0]
-                return anp.concatenate([anp.ravel(o) for o in out_leaves])
+            def flat_fun(leaf_args):  # autograd's own containers aside: one flat output vector
+                return anp.concatenate([anp.ravel(o) for o in flatten(of_tuple(leaf_args))[0]])
 
             rng = numpy.random.RandomState(1000 + self.calls)
             self.calls += 1
