@@ -268,3 +268,24 @@ def test_tm_reductions_of_a_list_of_tensors_stack_it():
         assert_close(tm.grad(lambda t: tm.std([t, 2 * t + 2]))(x), np.sign(x + 2) / 2, rtol=1e-12)
         assert_close(tm.grad(lambda t: tm.var((t, 2 * t + 2)))(x), (x + 2) / 2, rtol=1e-12)
         assert_close(tm.jvp(lambda t: tm.var([t, 2 * t + 2]), (x,), (1.0,))[1], (x + 2) / 2, rtol=1e-12)
+
+
+@pytest.mark.parametrize("call, error, message", [
+    (lambda t: np.gradient(t, np.arange(4.0), axis=1), TypeError, "gradient: coordinate arrays"),
+    (lambda t: np.gradient(t, edge_order=3), ValueError, "gradient: edge_order must be 1 or 2"),
+    (lambda t: np.gradient(t[:, :2], axis=1, edge_order=2), ValueError, "gradient: axis 1 has 2 samples"),
+    (lambda t: np.diff(t, -1), ValueError, "diff: the order n must be non-negative"),
+    (lambda t: np.rot90(t, 1, (1, 1)), tm.ShapeError, "rot90: the two axes must differ"),
+    (lambda t: np.rollaxis(t, 0, 5), tm.ShapeError, "rollaxis: start 5 is out of range"),
+    (lambda t: np.fliplr(t[0]), tm.ShapeError, "fliplr: needs at least two axes"),
+    (lambda t: np.dsplit(t, 2), tm.ShapeError, "dsplit: needs at least 3 axes"),
+    (lambda t: np.select([MASK], [t[:2, :3], t[:2, :3]]), ValueError, "select: 1 conditions but 2 choices"),
+    (lambda t: np.linspace(t[0, 0], 1.0, -1), ValueError, "linspace: the number of samples must be non-negative"),
+    (lambda t: np.einsum(t, ["i", "j"]), ValueError, "einsum: subscript 'i' in a sublist"),
+    (lambda t: np.cross(t[:, :2], t[:, :3]), tm.ShapeError, "cross: needs vectors of 2 or 3 components"),
+    (lambda t: t.astype(str), TypeError, "astype: a Tensor casts to float32 or float64"),
+    (lambda t: np.linalg.eigvalsh(t[:3, :3], UPLO="X"), ValueError, "eigvalsh: UPLO must be 'L' or 'U'"),
+])
+def test_bad_arguments_raise_an_error_naming_the_function(call, error, message):
+    with pytest.raises(error, match=message):
+        call(tm.tensor(A34, requires_grad=True))
