@@ -185,6 +185,8 @@ CASES = [
     Case("astype", lambda a: tm.astype(tm.astype(a, np.float32), np.float64) * 2.0, [(2, 3)],
          lambda a: 2.0 * a.astype(np.float32).astype(np.float64),
          tol={"rtol": 1e-4, "atol": 1e-4, "h": 1e-2, "dot": 1e-6}),  # tangents pass through float32
+    Case("cast_float", lambda a: apply(REGISTRY["cast_float"], (a,), {"dtype": np.dtype(np.float32)}) * 2.0, [(2, 3)],
+         lambda a: 2.0 * a.astype(np.float32), tol={"rtol": 1e-4, "atol": 1e-4, "h": 1e-2, "dot": 1e-6}),
 ]
 
 # ---------------------------------------------------------------- elementary functions
@@ -270,6 +272,50 @@ CASES += [
     Case("triu", lambda a: tm.triu(a), [(3, 4)], lambda a: a * (np.arange(4)[None, :] >= np.arange(3)[:, None])),
 ]
 
+# ---------------------------------------------------------------- numpy's other spellings
+CASES += [
+    Case("deg2rad", tm.deg2rad, [(2, 3)], lambda a: a * math.pi / 180),
+    Case("radians", tm.radians, [(3,)], lambda a: a * math.pi / 180),
+    Case("rad2deg", tm.rad2deg, [(2, 3)], lambda a: a * 180 / math.pi),
+    Case("degrees", tm.degrees, [(3,)], lambda a: a * 180 / math.pi),
+    Case("fabs", tm.fabs, [(2, 3)], lambda a: np.sqrt(a * a), domain="away_from_zero", second_order=False),
+    Case("logaddexp2", tm.logaddexp2, [(2, 3), (3,)], lambda a, b: np.log2(2.0 ** a + 2.0 ** b)),
+    Case("real", lambda a: tm.real(a) * a, [(2, 3)], lambda a: a * a),
+    Case("real_if_close", lambda a: tm.real_if_close(a) * a, [(2, 3)], lambda a: a * a),
+    Case("conjugate", lambda a: tm.conjugate(a) * a, [(2, 3)], lambda a: a * a),
+    Case("imag", lambda a: tm.imag(a) + a, [(2, 3)], lambda a: a),
+    Case("angle", lambda a: tm.angle(a) + a, [(2, 3)], lambda a: a + math.pi * (a < 0), domain="away_from_zero"),
+    Case("fmax", tm.fmax, [(3, 1), (3, 4)], lambda a, b: (a > b) * a + (a <= b) * b),
+    Case("fmax", lambda a: tm.fmax(a, np.array([np.nan, 0.5, np.nan])), [(2, 3)],
+         lambda a: np.where([True, False, True], a, (a > 0.5) * a + (a <= 0.5) * 0.5), label="nan"),
+    Case("sqrt_flat_at_zero", lambda a: tm.std(a, axis=1), [(2, 3)],
+         lambda a: np.sqrt(((a - a.mean(1, keepdims=True)) ** 2).mean(1))),
+    Case("sqrt_flat_at_zero", lambda a: tm.std(a, axis=0) + a, [(1, 3)], lambda a: a, label="length-one-axis"),
+    Case("fmin", tm.fmin, [(3, 4), (4,)], lambda a, b: (a < b) * a + (a >= b) * b),
+    Case("nan_to_num", lambda a: tm.nan_to_num(a + np.array([0.0, np.inf, np.nan]), posinf=7.0), [(2, 3)],
+         lambda a: np.where([True, False, False], a, [0.0, 7.0, 0.0])),
+    Case("select", lambda a, b: tm.select([MASK, ~MASK], [a, b * 2.0], 5.0), [(2, 3), (2, 3)],
+         lambda a, b: MASK * a + ~MASK * 2.0 * b),
+    # numpy orders the entries within each side of the kth freely: compare the sides' sums
+    Case("partition", lambda a: (lambda p: tm.stack([p[:2].sum(), p[2], p[3:].sum()]))(tm.partition(a, 2)), [(5,)],
+         lambda a: (lambda s: np.array([s[:2].sum(), s[2], s[3:].sum()]))(np.sort(a))),
+    Case("flipud", tm.flipud, [(3, 2)], lambda a: a[::-1]),
+    Case("fliplr", tm.fliplr, [(2, 3)], lambda a: a[:, ::-1]),
+    Case("rot90", lambda a: tm.rot90(a, 1, (1, 2)), [(2, 3, 4)], lambda a: np.stack([m.T[::-1] for m in a])),
+    Case("rollaxis", lambda a: tm.rollaxis(a, 2), [(2, 3, 4)], lambda a: a.transpose(2, 0, 1)),
+    Case("column_stack", lambda a, b: tm.column_stack([a, b]), [(3,), (3, 2)], lambda a, b: np.c_[a, b]),
+    Case("dsplit", lambda a: tm.dsplit(a, [1])[1], [(2, 2, 3)], lambda a: a[:, :, 1:]),
+    Case("append", lambda a, b: tm.append(a, b), [(2, 2), (3,)], lambda a, b: np.r_[a.reshape(-1), b]),
+    Case("linspace_between", lambda a, b: np.linspace(a, b, 4, axis=-1), [(3,), (2, 3)],
+         lambda a, b: np.stack([a + (b - a) * t for t in (0, 1 / 3, 2 / 3, 1)], -1)),
+    Case("diff", lambda a: tm.diff(a, 2, axis=0, prepend=1.0), [(4, 3)],
+         lambda a: np.concatenate([np.ones((1, 3)), a])[2:] - 2 * np.concatenate([np.ones((1, 3)), a])[1:-1]
+         + np.concatenate([np.ones((1, 3)), a])[:-2]),
+    Case("gradient", lambda a: tm.gradient(a, 0.5, axis=1, edge_order=2), [(2, 4)],
+         lambda a: np.stack([(-3 * a[:, 0] + 4 * a[:, 1] - a[:, 2]), a[:, 2] - a[:, 0], a[:, 3] - a[:, 1],
+                             (3 * a[:, 3] - 4 * a[:, 2] + a[:, 1])], 1)),
+]
+
 # ---------------------------------------------------------------- contractions
 CASES += [
     Case("einsum", lambda a, b: tm.einsum("ij,jk->ik", a, b), [(2, 3), (3, 4)], lambda a, b: a @ b),
@@ -308,6 +354,12 @@ def _sym(a):
     return 0.5 * (a + np.swapaxes(a, -1, -2))
 
 
+def _mirror(a, uplo):
+    """The symmetric matrix made of a's lower ('L') or upper ('U') triangle."""
+    part = np.tril(a, -1) if uplo == "L" else np.triu(a, 1)
+    return part + np.swapaxes(part, -1, -2) + a * np.eye(a.shape[-1])
+
+
 def _spd(a):
     return _sym(a) + 4.0 * np.eye(a.shape[-1])
 
@@ -319,6 +371,13 @@ CASES += [
     Case("eigh", lambda a: tm.eigh(_sym(a))[0], [(4, 4)], lambda a: np.linalg.eigvalsh(_sym(a))),
     Case("eigh_packed", lambda a: tm.eigh(_sym(a))[1] ** 2 * W4, [(4, 4)], lambda a: np.linalg.eigh(_sym(a))[1] ** 2 * W4),
     Case("eigvalsh", lambda a: tm.eigvalsh(_sym(a)), [(2, 3, 3)], lambda a: np.linalg.eigvalsh(_sym(a))),
+    # numpy's functions of one triangle, on non-symmetric input: the reference mirrors that triangle itself
+    Case("cholesky", lambda a: tm.cholesky(0.3 * a + 3.0 * np.eye(3)), [(3, 3)],
+         lambda a: np.linalg.cholesky(_mirror(0.3 * a + 3.0 * np.eye(3), "L")), label="lower-triangle-read"),
+    Case("eigvalsh", lambda a: tm.eigvalsh(a, "U"), [(3, 3)], lambda a: np.linalg.eigvalsh(_mirror(a, "U")),
+         label="upper-triangle-read"),
+    Case("eigh_packed", lambda a: tm.eigh(a, UPLO="U")[1] ** 2 * W4, [(4, 4)],
+         lambda a: np.linalg.eigh(_mirror(a, "U"))[1] ** 2 * W4, label="upper-triangle-read"),
     Case("svdvals", tm.svdvals, [(4, 3)], lambda a: np.linalg.svd(a, compute_uv=False)),
     Case("svd", lambda a: tm.svd(a, full_matrices=False)[0] ** 2, [(4, 3)],
          lambda a: np.linalg.svd(a, full_matrices=False)[0] ** 2),

@@ -79,6 +79,10 @@ LOWERED = [
     'std-(3, 4)',
     'linear-vector-no-bias',
     'vector_norm-(2, 3)',
+    # numpy's other spellings, written through lowered ops
+    'deg2rad-(2, 3)', 'radians-(3,)', 'rad2deg-(2, 3)', 'degrees-(3,)', 'fabs-(2, 3)', 'real-(2, 3)',
+    'real_if_close-(2, 3)', 'conjugate-(2, 3)', 'imag-(2, 3)', 'angle-(2, 3)', 'sqrt_flat_at_zero-(2, 3)',
+    'sqrt_flat_at_zero-length-one-axis',
 ]
 
 

@@ -59,6 +59,24 @@ def function_output(value, name, requirement="needs"):
     )
 
 
+def function_outputs(value, name):
+    """What f returned as (a list of Tensors, the container type or None): one array, or a tuple or
+    list of arrays (as ``np.split`` and ``np.linalg.eigh`` give), whose derivatives come back in the
+    same container, as in JAX."""
+    if not isinstance(value, (tuple, list)) or not value:
+        return [function_output(value, name)], None
+    for i, v in enumerate(value):
+        if isinstance(v, (tuple, list, dict)):
+            raise TypeError(f"{name}: f returned a {type(value).__name__} whose item {i} is a {type(v).__name__}; "
+                            "each output must be one array (a Tensor, numpy array or number)")
+    return [function_output(v, name) for v in value], type(value)
+
+
+def _rebuild(kind, items):
+    """One item as it is, or the items in f's container type."""
+    return items[0] if kind is None else kind(items)
+
+
 def split_aux(result, has_aux, name):
     """(output, aux) of f's result; aux is None without ``has_aux``."""
     if not has_aux:
@@ -184,18 +202,37 @@ def vjp(f, *primals, has_aux=False, _name="vjp", **kwargs):
         handles = [_reverse_handle(p, _name) for p in primals]
         record.handles.update(id(h) for h in handles)
         out, aux = split_aux(f(*handles, **kwargs), has_aux, _name)
-        out = function_output(out, _name)
+        outs, kind = function_outputs(out, _name)
+        # several outputs: one flat Tensor of all their entries carries the cotangents back at once
+        packed = outs[0] if kind is None else TensorNS.concatenate([TensorNS.reshape(o, (-1,)) for o in outs])
 
     def vjp_fn(cotangent):
-        if not numpy_mode or isinstance(cotangent, Tensor):
+        if kind is not None:
+            cotangent = _packed_cotangent(cotangent, outs, kind, numpy_mode, _name)
+        elif not numpy_mode or isinstance(cotangent, Tensor):
             cotangent = as_tensor(cotangent, _name)
-        grads = gradients(out, handles, cotangent, retain_graph=True, create_graph=nested, created_after=start)
+        grads = gradients(packed, handles, cotangent, retain_graph=True, create_graph=nested, created_after=start)
         return tuple(_results(grads, handles, numpy_mode))
 
-    value = _to_numpy(out) if numpy_mode else out
+    value = _rebuild(kind, [_to_numpy(o) if numpy_mode else o for o in outs])
     if has_aux:
         return value, vjp_fn, export_aux(aux, numpy_mode)
     return value, vjp_fn
+
+
+def _packed_cotangent(cotangent, outs, kind, numpy_mode, name):
+    """The cotangents of several outputs (a container like f's) as one flat cotangent."""
+    if not isinstance(cotangent, (tuple, list)) or len(cotangent) != len(outs):
+        raise TypeError(f"{name}: f returned a {kind.__name__} of {len(outs)} arrays, so the cotangent must be "
+                        f"a tuple or list of {len(outs)} arrays, got {type(cotangent).__name__}")
+    pieces = []
+    for i, (c, o) in enumerate(zip(cotangent, outs)):
+        if np.shape(c._data if isinstance(c, Tensor) else c) != o.shape:
+            raise ShapeError(f"{name}: cotangent {i} has shape {np.shape(c)}, but output {i} has shape {o.shape}")
+        pieces.append(c)
+    if numpy_mode and not any(isinstance(c, Tensor) for c in pieces):
+        return np.concatenate([np.ravel(np.asarray(c, dtype=o.dtype)) for c, o in zip(pieces, outs)])
+    return TensorNS.concatenate([TensorNS.reshape(as_tensor(c, name), (-1,)) for c in pieces])
 
 
 def _forward_handle(primal, tangent, level, index, name, batch=None, arrays=False):
@@ -265,9 +302,19 @@ def _jvp(f, primals, tangents, has_aux, name, kwargs, batch=None):
         handles = [_forward_handle(p, t, level, i, name, batch, arrays)
                    for i, (p, t) in enumerate(zip(primals, tangents))]
         out, aux = split_aux(f(*handles, **kwargs), has_aux, name)
-        out = function_output(out, name)
+        outs, kind = function_outputs(out, name)
     finally:
         state.transforms, state.ceiling, state.levels = saved
+    pairs = [_output_and_tangent(o, level, batch, numpy_mode) for o in outs]
+    out = _rebuild(kind, [o for o, _ in pairs])
+    tangent = _rebuild(kind, [t for _, t in pairs])
+    if has_aux:
+        return out, tangent, export_aux(aux, numpy_mode)
+    return out, tangent
+
+
+def _output_and_tangent(out, level, batch, numpy_mode):
+    """One output of a jvp and its tangent at ``level``, as the caller gets them."""
     tangent = out._tangents.get(level) if out._tangents else None
     expected = out.shape if batch is None else (batch,) + out.shape
     if tangent is None:
@@ -280,6 +327,4 @@ def _jvp(f, primals, tangents, has_aux, name, kwargs, batch=None):
         tangent = np.array(tangent._data if isinstance(tangent, Tensor) else tangent)
     elif not isinstance(tangent, Tensor):
         tangent = Tensor._wrap(np.array(tangent))
-    if has_aux:
-        return out, tangent, export_aux(aux, numpy_mode)
     return out, tangent

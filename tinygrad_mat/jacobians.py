@@ -17,7 +17,9 @@ import numpy as np
 
 from . import functions, modes
 from .errors import ShapeError
-from .functional import _argnums, _jvp, _numpy_mode, export_aux, function_output, grad, jvp, split_aux, vjp
+from .functional import (
+    _argnums, _jvp, _numpy_mode, _rebuild, export_aux, function_output, function_outputs, grad, jvp, split_aux, vjp,
+)
 from .tensor import Tensor
 
 LAYOUTS = ("numerator", "denominator")
@@ -36,10 +38,15 @@ def _requirement(vec):
     return "vec=True needs" if vec else "needs"
 
 
-def _output_shape(f_x, x, vec, name):
-    """F's shape from one evaluation without recording; a clear error if f returns no array."""
+def _output_shapes(f_x, x, vec, name):
+    """(the shape of each output, f's container type or None) from one evaluation without recording;
+    a clear error if f returns no array."""
     with modes.no_grad():
-        return function_output(f_x(functions.as_tensor(x)), name, _requirement(vec)).shape
+        value = f_x(functions.as_tensor(x))
+        if vec or not isinstance(value, (tuple, list)):
+            return [function_output(value, name, _requirement(vec)).shape], None
+        outs, kind = function_outputs(value, name)
+        return [o.shape for o in outs], kind
 
 
 def _bases(shape, dtype):
@@ -58,23 +65,42 @@ def _assemble(pieces, axis, shape, lib, dtype):
 
 
 def _numerator_reverse(f_x, x, lib, vec, name):
-    out, vjp_fn = vjp(lambda x: function_output(f_x(x), name, _requirement(vec)), x, _name=name)
-    x_shape, f_shape = np.shape(_value(x)), np.shape(_value(out))
-    rows = [vjp_fn(e)[0] for e in _bases(f_shape, _value(out).dtype)]  # row i: eᵢᵀ J, X-shaped
-    return _assemble(rows, 0, f_shape + x_shape, lib, _value(out).dtype)
+    """J of each output, one reverse pass per output entry: row i of output k's J is eᵢᵀ Jₖ."""
+    out, vjp_fn = vjp(lambda x: _checked(f_x(x), vec, name), x, _name=name)
+    outs = list(out) if isinstance(out, (tuple, list)) else [out]
+    kind = type(out) if isinstance(out, (tuple, list)) else None
+    x_shape = np.shape(_value(x))
+    zeros = [np.zeros(np.shape(_value(o)), dtype=_value(o).dtype) for o in outs]
+    jacobians = []
+    for k, o in enumerate(outs):
+        f_shape, dtype = np.shape(_value(o)), _value(o).dtype
+        rows = []
+        for e in _bases(f_shape, dtype):
+            cotangent = e if kind is None else _rebuild(kind, zeros[:k] + [e] + zeros[k + 1:])
+            rows.append(vjp_fn(cotangent)[0])  # eᵢᵀ J, X-shaped
+        jacobians.append(_assemble(rows, 0, f_shape + x_shape, lib, dtype))
+    return jacobians, kind
 
 
-def _numerator_forward(f_x, x, f_shape, lib, name):
-    """J from one forward pass carrying every basis direction at once (a batch of size(X) tangents):
-    the pass gives J eₖ for each k along a leading axis, which moves to the end."""
+def _checked(value, vec, name):
+    """f's output as vjp takes it: one array, or (not with vec) a tuple or list of arrays."""
+    if isinstance(value, (tuple, list)) and not vec:
+        return value
+    return function_output(value, name, _requirement(vec))
+
+
+def _numerator_forward(f_x, x, f_shapes, kind, lib, name):
+    """J of each output from one forward pass carrying every basis direction at once (a batch of
+    size(X) tangents): the pass gives J eₖ for each k along a leading axis, which moves to the end."""
     x_value = _value(x)
     size = int(np.prod(x_value.shape, dtype=np.int64))
     if size == 0:
-        return _assemble([], -1, f_shape + x_value.shape, lib, x_value.dtype)
+        return [_assemble([], -1, f_shape + x_value.shape, lib, x_value.dtype) for f_shape in f_shapes], kind
     directions = np.eye(size, dtype=x_value.dtype).reshape((size,) + x_value.shape)
-    columns = _jvp(f_x, (x,), (directions,), False, name, {}, batch=size)[1]  # (size, *F.shape)
-    moved = lib.moveaxis(columns, 0, -1)
-    return lib.reshape(moved, f_shape + x_value.shape)
+    columns = _jvp(f_x, (x,), (directions,), False, name, {}, batch=size)[1]  # (size, *F.shape) each
+    columns = list(columns) if kind is not None else [columns]
+    return [lib.reshape(lib.moveaxis(c, 0, -1), f_shape + x_value.shape)
+            for c, f_shape in zip(columns, f_shapes)], kind
 
 
 def _layout(J, f_ndim, x_ndim, layout, vec, lib):
@@ -94,6 +120,8 @@ def _layout(J, f_ndim, x_ndim, layout, vec, lib):
 def jacobian(f, argnums=0, mode="auto", layout="numerator", vec=False, has_aux=False, _name="jacobian"):
     """The Jacobian function of f: same arguments, returns ∂f/∂args[argnums] in the layout asked for
     (with ``has_aux``: (Jacobian, aux)). Keyword arguments are passed to f and not differentiated.
+    When f returns a tuple or list of arrays, the Jacobian of each comes back in the same container,
+    as in JAX and autograd.
 
     >>> import numpy as np, tinygrad_mat as tm
     >>> A = np.array([[1.0, 2.0, 3.0], [4.0, 5.0, 6.0]])
@@ -125,13 +153,14 @@ def jacobian(f, argnums=0, mode="auto", layout="numerator", vec=False, has_aux=F
 
             x = args[n]
             x_shape = np.shape(_value(x))
-            f_shape = None if mode == "rev" else _output_shape(f_x, x, vec, _name)
-            if mode == "rev" or (mode == "auto" and np.prod(x_shape) > np.prod(f_shape)):
-                J = _numerator_reverse(f_x, x, lib, vec, _name)
+            f_shapes, kind = (None, None) if mode == "rev" else _output_shapes(f_x, x, vec, _name)
+            f_size = None if f_shapes is None else sum(int(np.prod(shape)) for shape in f_shapes)
+            if mode == "rev" or (mode == "auto" and np.prod(x_shape) > f_size):
+                jacobians, kind = _numerator_reverse(f_x, x, lib, vec, _name)
             else:
-                J = _numerator_forward(f_x, x, f_shape, lib, _name)
-            f_ndim = np.ndim(_value(J)) - len(x_shape)
-            results.append(_layout(J, f_ndim, len(x_shape), layout, vec, lib))
+                jacobians, kind = _numerator_forward(f_x, x, f_shapes, kind, lib, _name)
+            laid_out = [_layout(J, np.ndim(_value(J)) - len(x_shape), len(x_shape), layout, vec, lib) for J in jacobians]
+            results.append(_rebuild(kind, laid_out))
         result = results[0] if single else tuple(results)
         return (result, export_aux(auxes[-1], numpy_mode)) if has_aux else result
 
@@ -150,12 +179,17 @@ def jacrev(f, argnums=0, has_aux=False):
     return jacobian(f, argnums, mode="rev", has_aux=has_aux, _name="jacrev")
 
 
-def _require_scalar(f, args, kwargs, nums, name):
+def _require_scalar(f, args, kwargs, nums, name, several=False):
+    """Check that f returns a scalar (with ``several``: or a tuple or list of scalars); return the
+    container type of f's output, or None for one scalar."""
     args = [functions.as_tensor(a) if i in nums else a for i, a in enumerate(args)]
     with modes.no_grad():
-        out = function_output(f(*args, **kwargs), name)
-    if out.size != 1:
-        raise ShapeError(f"{name}: f must return a scalar (one element), got shape {out.shape}")
+        value = f(*args, **kwargs)
+        outs, kind = function_outputs(value, name) if several else ([function_output(value, name)], None)
+    for out in outs:
+        if out.size != 1:
+            raise ShapeError(f"{name}: f must return a scalar (one element), got shape {out.shape}")
+    return kind
 
 
 def hessian(f, argnums=0, vec=False, has_aux=False):
@@ -163,7 +197,8 @@ def hessian(f, argnums=0, vec=False, has_aux=False):
     size(X) × size(X) matrix ∂²f/∂vec(X)∂vec(X)ᵀ. Forward mode over the reverse-mode gradient.
 
     With a tuple of argnums, returns the blocks H[i][j] = ∂²f/∂args[i]∂args[j]; with ``has_aux``,
-    (Hessian, aux). Keyword arguments are passed to f and not differentiated.
+    (Hessian, aux). When f returns a tuple or list of scalars, the Hessian of each comes back in the
+    same container, as in JAX. Keyword arguments are passed to f and not differentiated.
 
     >>> import numpy as np, tinygrad_mat as tm
     >>> A = np.array([[1.0, 2.0], [0.0, 3.0]])
@@ -181,17 +216,27 @@ def hessian(f, argnums=0, vec=False, has_aux=False):
             auxes.append(aux)
             return out
 
-        _require_scalar(scalar_f, args, kwargs, nums, "hessian")
-        blocks = tuple(
-            jacobian(grad(scalar_f, argnums=i, _name="hessian"), argnums=nums, mode="fwd", vec=vec,
-                     _name="hessian")(*args, **kwargs)
-            for i in nums
-        )
-        result = blocks[0][0] if single else blocks
+        kind = _require_scalar(scalar_f, args, kwargs, nums, "hessian", several=not has_aux)
+        if kind is None:
+            result = _hessian_blocks(scalar_f, args, kwargs, nums, single, vec)
+        else:
+            count = len(scalar_f(*args, **kwargs))
+            result = kind(_hessian_blocks(lambda *a, k=k, **kw: scalar_f(*a, **kw)[k], args, kwargs, nums, single, vec)
+                          for k in range(count))
         return (result, export_aux(auxes[0], _numpy_mode(args))) if has_aux else result
 
     wrapper.__name__ = f"hessian({getattr(f, '__name__', 'f')})"
     return wrapper
+
+
+def _hessian_blocks(scalar_f, args, kwargs, nums, single, vec):
+    """The Hessian of a scalar f: one block (single argnum) or the blocks H[i][j]."""
+    blocks = tuple(
+        jacobian(grad(scalar_f, argnums=i, _name="hessian"), argnums=nums, mode="fwd", vec=vec,
+                 _name="hessian")(*args, **kwargs)
+        for i in nums
+    )
+    return blocks[0][0] if single else blocks
 
 
 def hvp(f, x, v, **kwargs):

@@ -14,12 +14,16 @@ import inspect
 import numpy as np
 
 from .ops import REGISTRY, numpy_name
-from .ops.base import values_of
+from .ops.base import Composite, values_of
 
 # numpy function -> (record name, numpy's defaults that differ from the record's), from the records.
 FUNCTIONS = {func: (record.name, dict(overrides)) for record in REGISTRY.values()
              for func, overrides in record.numpy.items()}
-UFUNCS = {record.ufunc: record.name for record in REGISTRY.values() if record.ufunc is not None}
+# ufuncs of primitives (the tensor layer's fast path applies those directly), then of composites.
+UFUNCS = {record.ufunc: record.name for record in REGISTRY.values()
+          if record.ufunc is not None and not isinstance(record, Composite)}
+COMPOSITE_UFUNCS = {record.ufunc: record.name for record in REGISTRY.values()
+                    if record.ufunc is not None and isinstance(record, Composite)}
 
 # Results with no derivative at all: booleans.
 VALUE_UFUNCS = {
@@ -37,16 +41,17 @@ SHAPE_FUNCTIONS = {
 VALUE_FUNCTIONS = {
     np.zeros_like, np.ones_like, np.full_like, np.empty_like, np.nonzero, np.argwhere, np.flatnonzero,
     np.count_nonzero, np.isnan, np.isfinite, np.isinf, np.searchsorted, np.result_type,
+    np.allclose, np.isclose, np.array_equal, np.array_equiv, np.iscomplex, np.isreal, np.iscomplexobj,
+    np.isrealobj,
 }
 # Arguments numpy passes that mean nothing here when they have numpy's default value.
 _IGNORABLE = {"dtype": None, "out": None, "where": True, "order": "C", "subok": False, "casting": "same_kind"}
 _RENAMED = {"newshape": "shape"}
+# Arguments that change how numpy computes, never what: ignored at any value.
+_NO_EFFECT = {"optimize"}
 
 # What to write instead, for numpy functions users reach for that have no op (yet).
 HINTS = {
-    "array_equal": "np.array_equal(t.numpy(), other)",
-    "allclose": "np.allclose(t.numpy(), other)",
-    "isclose": "np.isclose(t.numpy(), other)",
     "unique": "np.unique(t.numpy()) (values: no derivative)",
     "copy": "t.detach() for a constant copy, or t itself (Tensors are immutable)",
 }
@@ -79,15 +84,20 @@ def _named_arguments(func, args, kwargs, ours, name):
     """The call's arguments by name, bound by numpy's own signature where numpy has one (so that a
     positional argument is never taken for another of ours), numpy's first parameter renamed to ours."""
     theirs = _signature(func)
-    if theirs is None:
-        bound = ours.bind(*args, **kwargs)
-        return dict(bound.arguments)
+    if theirs is None or _starts_with_varargs(theirs):
+        # numpy takes everything positional as one *operands (np.einsum): bind to ours as given
+        return {**dict(ours.bind(*args).arguments), **kwargs}
     bound = theirs.bind(*args, **kwargs)
     arguments = dict(bound.arguments)
     first_theirs, first_ours = next(iter(theirs.parameters)), next(iter(ours.parameters))
     if first_theirs in arguments and first_theirs != first_ours:
         arguments[first_ours] = arguments.pop(first_theirs)
     return arguments
+
+
+def _starts_with_varargs(signature):
+    first = next(iter(signature.parameters.values()), None)
+    return first is not None and first.kind is inspect.Parameter.VAR_POSITIONAL
 
 
 def array_function(func, args, kwargs, ns):
@@ -116,14 +126,27 @@ def array_function(func, args, kwargs, ns):
                 call.setdefault("*", []).extend(value)
             else:
                 call[key] = value
-        elif not (key in _IGNORABLE and _is_default(value, _IGNORABLE[key])):
+        elif key not in _NO_EFFECT and not (key in _IGNORABLE and _is_default(value, _IGNORABLE[key])):
             raise TypeError(
                 f"{name} on a Tensor: the argument {key}={value!r} is not supported; "
                 f"tinygrad_mat's version is tm.{record_name}{ours}"
             )
     for key, value in overrides.items():
         call.setdefault(key, value)
-    return fn(*call.pop("*", ()), **call)
+    return _call(fn, ours, call)
+
+
+def _call(fn, signature, call):
+    """fn with the named arguments; those before a *args go by position (einsum(subscripts, *operands))."""
+    star = call.pop("*", None)
+    if star is None:
+        return fn(**call)
+    leading = []
+    for parameter in signature.parameters.values():
+        if parameter.kind is inspect.Parameter.VAR_POSITIONAL:
+            break
+        leading.append(call.pop(parameter.name))
+    return fn(*leading, *star, **call)
 
 
 def _is_default(value, default):
@@ -151,7 +174,7 @@ def array_ufunc(ufunc, method, inputs, kwargs, ns):
         return ufunc(*[values_of(x) for x in inputs])
     if ufunc is np.positive:
         return inputs[0]
-    record_name = UFUNCS.get(ufunc)
+    record_name = UFUNCS.get(ufunc) or COMPOSITE_UFUNCS.get(ufunc)
     if record_name is None:
         raise _unsupported(name, ufunc.__name__)
     return getattr(ns, record_name)(*inputs)

@@ -13,7 +13,7 @@ from .ops import composite_table, numpy_name, rule_table
 REFUSED = [
     ("`np.linalg.eig`, `np.linalg.eigvals`", "complex results for a non-symmetric matrix; use `tm.eigh` for symmetric ones"),
     ("`np.fft.*`, `np.convolve`, `np.correlate`", "no differentiable version yet; refused rather than losing the derivative"),
-    ("`np.allclose`, `np.isclose`, `np.array_equal`, `np.unique`", "comparisons of values: write them on `t.numpy()`"),
+    ("`np.unique`", "values with no derivative: write `np.unique(t.numpy())`"),
     ("`np.copy`", "Tensors are immutable: use `t` itself, or `t.detach()` for a constant"),
     ("any call with `out=`, `dtype=`, `where=` (non-default)", "a Tensor's array is never written in place, and it is float32/float64"),
     ("ufunc methods: `np.add.reduce`, `np.add.at`, `np.multiply.outer`", "use `tm.sum`, `tm.scatter_add`, broadcasting"),
@@ -22,7 +22,8 @@ REFUSED = [
 
 def numpy_table():
     """Which numpy names dispatch to a differentiable op, which answer with plain values, which are refused."""
-    dispatched = sorted({numpy_name(f) for f in numpy_protocol.FUNCTIONS} | {f"np.{u.__name__}" for u in numpy_protocol.UFUNCS})
+    ufuncs = set(numpy_protocol.UFUNCS) | set(numpy_protocol.COMPOSITE_UFUNCS)
+    dispatched = sorted({numpy_name(f) for f in numpy_protocol.FUNCTIONS} | {f"np.{u.__name__}" for u in ufuncs})
     values = sorted({numpy_name(f) for f in numpy_protocol.VALUE_FUNCTIONS | set(numpy_protocol.SHAPE_FUNCTIONS)}
                     | {f"np.{u.__name__}" for u in numpy_protocol.VALUE_UFUNCS})
     lines = [

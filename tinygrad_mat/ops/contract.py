@@ -14,7 +14,7 @@ import numpy as np
 
 from ..errors import ShapeError
 from . import sparse
-from .base import Composite, Op, add_optional, ndim_of, register, shape_of
+from .base import Composite, Op, add_optional, ndim_of, normalize_axis, register, shape_of
 
 _LETTERS = string.ascii_letters
 
@@ -134,8 +134,8 @@ class Einsum(Composite):
     text = "einsum_explicit after the subscripts are made explicit and the ellipsis broadcast"
 
     def compute(self, xp, subscripts, *operands):
-        if not isinstance(subscripts, str):
-            raise TypeError("einsum: the first argument is the subscripts string, e.g. 'ij,jk->ik'")
+        if not isinstance(subscripts, str):  # numpy's other spelling: einsum(a, [0, 1], b, [1, 2], [0, 2])
+            subscripts, operands = _from_sublists((subscripts,) + operands)
         shapes = [shape_of(x) for x in operands]
         terms, output, fill = _parse(subscripts, shapes)
         if fill:  # broadcast the ellipsis dimensions to one common shape (letter fill[j] ↔ common[j])
@@ -151,6 +151,33 @@ class Einsum(Composite):
             if c not in sizes:
                 raise ShapeError(f"einsum: output index {c!r} appears in no operand")
         return xp.einsum_explicit(",".join(terms) + "->" + output, *operands)
+
+
+def _from_sublists(args):
+    """(subscripts string, operands) of numpy's sublist form: operand, sublist, operand, sublist, ...,
+    then optionally the output sublist; the integers 0…51 stand for letters, Ellipsis for '...'."""
+    has_output = len(args) % 2 == 1
+    pairs = args[:-1] if has_output else args
+    operands, sublists = list(pairs[0::2]), list(pairs[1::2])
+    output = args[-1] if has_output else None
+    if not operands or any(isinstance(s, str) or np.ndim(s) != 1 for s in sublists):
+        raise TypeError("einsum: give the subscripts as a string ('ij,jk->ik') or as operands each followed by "
+                        "a list of axis numbers (einsum(a, [0, 1], b, [1, 2], [0, 2]))")
+    terms = [_sublist_letters(s) for s in sublists]
+    text = ",".join(terms)
+    return (text + "->" + _sublist_letters(output) if output is not None else text), operands
+
+
+def _sublist_letters(sublist):
+    letters = []
+    for item in sublist:
+        if item is Ellipsis:
+            letters.append("...")
+        elif isinstance(item, (int, np.integer)) and not isinstance(item, bool) and 0 <= item < len(_LETTERS):
+            letters.append(_LETTERS[item])
+        else:
+            raise ValueError(f"einsum: subscript {item!r} in a sublist must be an integer in [0, 52) or Ellipsis")
+    return "".join(letters)
 
 
 def _broadcast_ellipsis(xp, x, term, fill, common):
@@ -261,12 +288,16 @@ class Kron(Composite):
 
 @register
 class Cross(Composite):
-    """The cross product of 3-vectors (2-vectors: the z component) along ``axis``, as ``numpy.cross``."""
+    """The cross product of 3-vectors (2-vectors: the z component), as ``numpy.cross``: the vectors lie
+    along ``axisa`` of a and ``axisb`` of b, the products along ``axisc`` of the result; ``axis`` sets
+    all three."""
 
     name, numpy, text = "cross", {np.cross: {}}, "the determinant formula, component by component"
 
-    def compute(self, xp, a, b, axis=-1):
-        a, b = xp.moveaxis(a, axis, -1), xp.moveaxis(b, axis, -1)
+    def compute(self, xp, a, b, axisa=-1, axisb=-1, axisc=-1, axis=None):
+        if axis is not None:
+            axisa = axisb = axisc = axis
+        a, b = xp.moveaxis(a, axisa, -1), xp.moveaxis(b, axisb, -1)
         n = shape_of(a)[-1]
         if n != shape_of(b)[-1] or n not in (2, 3):
             raise ShapeError(f"cross: needs vectors of 2 or 3 components, got {shape_of(a)} and {shape_of(b)}")
@@ -274,7 +305,8 @@ class Cross(Composite):
         if n == 2:
             return a0 * b1 - a1 * b0
         a2, b2 = a[..., 2], b[..., 2]
-        return xp.moveaxis(xp.stack([a1 * b2 - a2 * b1, a2 * b0 - a0 * b2, a0 * b1 - a1 * b0], -1), -1, axis)
+        products = xp.stack([a1 * b2 - a2 * b1, a2 * b0 - a0 * b2, a0 * b1 - a1 * b0], -1)
+        return xp.moveaxis(products, -1, normalize_axis(axisc, ndim_of(products), "cross"))
 
 
 @register

@@ -3,9 +3,14 @@ on them pinv, lstsq, logdet, matrix and vector norms.
 
 A decomposition with several factors is one primitive whose output packs them along the last axis
 (eigh: the eigenvalues as an extra first row over the eigenvectors; svd and qr: the flattened factors
-side by side); the public function unpacks them. Symmetric input (cholesky, eigh): numpy reads one
-triangle; the rules treat A as symmetric, so a gradient is symmetric and a tangent is symmetrised,
-as JAX and PyTorch do.
+side by side); the public function unpacks them. Symmetric input (cholesky, eigh, eigvalsh): the
+function is numpy's, which reads one triangle only (the lower one; for eigh and eigvalsh the one
+``UPLO`` names) and mirrors it; so do the rules: a tangent Ȧ enters as the symmetric matrix built
+from that triangle, and a gradient lies in that triangle (an off-diagonal entry gets Ḡᵢⱼ + Ḡⱼᵢ of the
+symmetric gradient Ḡ, the other triangle 0), as autograd does for eigh. Value, both rules and central
+differences then agree in every direction. (JAX instead differentiates cholesky((A + Aᵀ)/2), whose
+value differs from numpy's for a non-symmetric A; PyTorch returns numpy's value with a symmetric
+gradient, which disagrees with its own function in the other triangle.)
 
 Sources beside each rule: Murray (2016) "Differentiation of the Cholesky decomposition"; Giles (2008)
 "An extended collection of matrix derivative results"; Townsend (2016) "Differentiating the singular
@@ -22,6 +27,32 @@ from .base import Composite, Op, ndim_of, register, require_square, shape_of, va
 
 def _sym(xp, x):
     return 0.5 * (x + x.mT)
+
+
+def _triangle_mask(n, uplo):
+    """The strictly lower (uplo 'L') or strictly upper ('U') triangle of an n × n matrix."""
+    lower = np.tril(np.ones((n, n), dtype=bool), -1)
+    return lower if uplo == "L" else lower.T
+
+
+def _from_triangle(xp, x, uplo="L"):
+    """The symmetric matrix numpy's symmetric routines see in x: the triangle ``uplo`` mirrored."""
+    n = x.shape[-1]
+    part = xp.where(_triangle_mask(n, uplo), x, 0.0)
+    return part + part.mT + x * _eye(n, x.dtype)
+
+
+def _onto_triangle(xp, g, uplo="L"):
+    """The transpose of ``_from_triangle``: a cotangent g of the symmetric matrix, onto the triangle
+    read (off the diagonal gᵢⱼ + gⱼᵢ, the diagonal gᵢᵢ, the other triangle 0)."""
+    n = g.shape[-1]
+    return xp.where(_triangle_mask(n, uplo), g + g.mT, 0.0) + g * _eye(n, g.dtype)
+
+
+def _check_uplo(uplo, opname):
+    if not isinstance(uplo, str) or uplo.upper() not in ("L", "U"):
+        raise ValueError(f"{opname}: UPLO must be 'L' or 'U', got {uplo!r}")
+    return uplo.upper()
 
 
 def _eye(n, dtype):
@@ -67,11 +98,13 @@ def _phi(xp, x):
 @register
 class Cholesky(Op):
     """The lower-triangular L with L Lᵀ = A for symmetric positive definite A, as
-    ``numpy.linalg.cholesky`` (A is treated as symmetric: its gradient is symmetric)."""
+    ``numpy.linalg.cholesky``: only A's lower triangle is read (the upper one is taken as its
+    mirror), so the gradient lies in the lower triangle and the upper triangle's is 0."""
 
     name, numpy = "cholesky", {np.linalg.cholesky: {}}
-    vjp_text = "Ā = sym(L⁻ᵀ Φ(Lᵀ L̄) L⁻¹),  Φ: lower triangle, half diagonal"
-    jvp_text = "L̇ = L Φ(L⁻¹ sym(Ȧ) L⁻ᵀ)"
+    vjp_text = ("Ā = tri(sym(L⁻ᵀ Φ(Lᵀ L̄) L⁻¹)),  Φ: lower triangle, half diagonal; tri(G): Gᵢⱼ + Gⱼᵢ below "
+                "the diagonal, Gᵢᵢ on it, 0 above (only A's lower triangle is read)")
+    jvp_text = "L̇ = L Φ(L⁻¹ S L⁻ᵀ),  S: Ȧ's lower triangle mirrored"
     source = "Murray (2016), eqs. 8 and 10; JAX's cholesky rule"
 
     def forward(self, a):
@@ -84,10 +117,10 @@ class Cholesky(Op):
     def vjp(self, xp, g, inputs, out, needs):
         lt = out.mT
         x = xp.solve(lt, _phi(xp, lt @ g))          # L⁻ᵀ Φ(Lᵀ L̄)
-        return (_sym(xp, xp.solve(lt, x.mT).mT),)    # … L⁻¹, symmetrised
+        return (_onto_triangle(xp, _sym(xp, xp.solve(lt, x.mT).mT)),)    # … L⁻¹, symmetrised, onto the lower triangle
 
     def jvp(self, xp, tangents, inputs, out):
-        inner = xp.solve(out, xp.solve(out, _sym(xp, tangents[0])).mT).mT  # L⁻¹ Ȧ L⁻ᵀ
+        inner = xp.solve(out, xp.solve(out, _from_triangle(xp, tangents[0])).mT).mT  # L⁻¹ Ȧ L⁻ᵀ
         return out @ _phi(xp, inner)
 
 
@@ -99,27 +132,31 @@ class EighPacked(Op):
     """Eigenvalues (first row) over eigenvectors of a symmetric matrix (internal: see ``eigh``)."""
 
     name, public = "eigh_packed", False
-    vjp_text = ("Ā = sym(V (diag(w̄) + F ⊙ (Vᵀ V̄)) Vᵀ),  F_ij = 1/(w_j − w_i): infinite at repeated "
-                "eigenvalues (the eigenvectors are not unique there); the term is skipped when V̄ = 0")
-    jvp_text = "ẇ = diag(Vᵀ Ȧ V),  V̇ = V (F ⊙ (Vᵀ Ȧ V))   (Ȧ symmetrised)"
-    source = "Giles (2008), sec. 3.1; JAX's eigh rule"
+    vjp_text = ("Ā = tri(sym(V (diag(w̄) + F ⊙ (Vᵀ V̄)) Vᵀ)),  F_ij = 1/(w_j − w_i): infinite at repeated "
+                "eigenvalues (the eigenvectors are not unique there); the term is skipped when V̄ = 0; "
+                "tri: onto the triangle UPLO names, as for cholesky")
+    jvp_text = "ẇ = diag(Vᵀ S V),  V̇ = V (F ⊙ (Vᵀ S V)),  S: the UPLO triangle of Ȧ mirrored"
+    source = "Giles (2008), sec. 3.1; JAX's eigh rule; autograd's for the triangle read"
 
-    def forward(self, a):
+    def prepare(self, a, UPLO="L"):
+        return (a,), {"UPLO": _check_uplo(UPLO, "eigh")}
+
+    def forward(self, a, UPLO):
         require_square("eigh", a)
-        w, v = np.linalg.eigh(a)
+        w, v = np.linalg.eigh(a, UPLO)
         return np.concatenate([w[..., None, :], v], axis=-2)
 
-    def vjp(self, xp, g, inputs, out, needs):
+    def vjp(self, xp, g, inputs, out, needs, UPLO):
         gw, gv = g[..., 0, :], g[..., 1:, :]
         v = out[..., 1:, :]
         inner = _diag_embed(xp, gw)
         if np.any(xp.value(gv)):  # only eigenvalues used: no F term, so no inf at repeated eigenvalues
             inner = inner + _gaps(xp, out[..., 0, :]) * (v.mT @ gv)
-        return (_sym(xp, v @ inner @ v.mT),)
+        return (_onto_triangle(xp, _sym(xp, v @ inner @ v.mT), UPLO),)
 
-    def jvp(self, xp, tangents, inputs, out):
+    def jvp(self, xp, tangents, inputs, out, UPLO):
         v = out[..., 1:, :]
-        rotated = v.mT @ _sym(xp, tangents[0]) @ v
+        rotated = v.mT @ _from_triangle(xp, tangents[0], UPLO) @ v
         dw = _diagonal(xp, rotated)
         dv = v @ (_gaps(xp, out[..., 0, :]) * rotated)
         return xp.concatenate([xp.expand_dims(dw, -2), dv], -2)
@@ -128,42 +165,45 @@ class EighPacked(Op):
 @register
 class Eigh(Composite):
     """(eigenvalues in ascending order, eigenvectors as columns) of a symmetric matrix, as
-    ``numpy.linalg.eigh``. Derivatives of eigenvectors are infinite at repeated eigenvalues; use
-    ``eigvalsh`` (or only the eigenvalues of ``eigh``) for a clean result there."""
+    ``numpy.linalg.eigh``: only the triangle ``UPLO`` names ('L' lower, 'U' upper) is read, so the
+    gradient lies in that triangle. Derivatives of eigenvectors are infinite at repeated eigenvalues;
+    use ``eigvalsh`` (or only the eigenvalues of ``eigh``) for a clean result there."""
 
     name, numpy, text = "eigh", {np.linalg.eigh: {}}, "eigh_packed, unpacked into (w, V)"
 
     def compute(self, xp, a, UPLO="L"):
-        if UPLO != "L":
-            raise ValueError("eigh: only UPLO='L' (the default) is supported")
-        packed = xp.eigh_packed(a)
+        packed = xp.eigh_packed(a, UPLO)
         return packed[..., 0, :], packed[..., 1:, :]
 
 
 @register
 class Eigvalsh(Op):
-    """Eigenvalues (ascending) of a symmetric matrix, as ``numpy.linalg.eigvalsh``: its gradient is
-    V diag(w̄) Vᵀ, finite also at repeated eigenvalues."""
+    """Eigenvalues (ascending) of a symmetric matrix, as ``numpy.linalg.eigvalsh``: only the triangle
+    ``UPLO`` names is read; the gradient, V diag(w̄) Vᵀ put onto that triangle, is finite also at
+    repeated eigenvalues."""
 
     name, numpy = "eigvalsh", {np.linalg.eigvalsh: {}}
-    vjp_text = "Ā = V diag(w̄) Vᵀ   (finite at repeated eigenvalues)"
-    jvp_text = "ẇ = diag(Vᵀ sym(Ȧ) V)"
+    vjp_text = "Ā = tri(V diag(w̄) Vᵀ)   (onto the UPLO triangle, as for cholesky; finite at repeated eigenvalues)"
+    jvp_text = "ẇ = diag(Vᵀ S V),  S: the UPLO triangle of Ȧ mirrored"
     source = "The Matrix Cookbook, eq. 67 (∂λ = vᵀ ∂A v); Giles (2008), sec. 3.1"
 
-    def forward(self, a):
+    def prepare(self, a, UPLO="L"):
+        return (a,), {"UPLO": _check_uplo(UPLO, "eigvalsh")}
+
+    def forward(self, a, UPLO):
         require_square("eigvalsh", a)
-        return np.linalg.eigvalsh(a)
+        return np.linalg.eigvalsh(a, UPLO)
 
-    def _vectors(self, xp, a):
-        return xp.eigh(a)[1]
+    def _vectors(self, xp, a, uplo):
+        return xp.eigh(a, uplo)[1]
 
-    def vjp(self, xp, g, inputs, out, needs):
-        v = self._vectors(xp, inputs[0])
-        return (v @ _diag_embed(xp, g) @ v.mT,)
+    def vjp(self, xp, g, inputs, out, needs, UPLO):
+        v = self._vectors(xp, inputs[0], UPLO)
+        return (_onto_triangle(xp, v @ _diag_embed(xp, g) @ v.mT, UPLO),)
 
-    def jvp(self, xp, tangents, inputs, out):
-        v = self._vectors(xp, inputs[0])
-        return _diagonal(xp, v.mT @ _sym(xp, tangents[0]) @ v)
+    def jvp(self, xp, tangents, inputs, out, UPLO):
+        v = self._vectors(xp, inputs[0], UPLO)
+        return _diagonal(xp, v.mT @ _from_triangle(xp, tangents[0], UPLO) @ v)
 
 
 # ---------------------------------------------------------------- singular value decomposition
@@ -398,13 +438,14 @@ class Lstsq(Composite):
 
 @register
 class Logdet(Composite):
-    """log det A of a symmetric positive definite A (or each in a stack), through the Cholesky factor:
-    2 Σ log Lᵢᵢ; its gradient is A⁻¹ (symmetric)."""
+    """log det A of a symmetric positive definite A (or each in a stack), through the Cholesky factor
+    of (A + Aᵀ)/2: 2 Σ log Lᵢᵢ; its gradient is A⁻¹ (symmetric: both triangles count, as in
+    ∂ log det A/∂A = A⁻ᵀ)."""
 
-    name, text = "logdet", "2 Σ log diag(cholesky(A))"
+    name, text = "logdet", "2 Σ log diag(cholesky((A + Aᵀ)/2))"
 
     def compute(self, xp, a):
-        return 2.0 * xp.sum(xp.log(xp.diagonal(xp.cholesky(a), 0, -2, -1)), -1)
+        return 2.0 * xp.sum(xp.log(xp.diagonal(xp.cholesky(0.5 * (a + xp.swapaxes(a, -1, -2))), 0, -2, -1)), -1)
 
 
 # ---------------------------------------------------------------- matrix exponential

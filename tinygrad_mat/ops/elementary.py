@@ -11,7 +11,7 @@ import math
 import numpy as np
 
 from .. import dispatch
-from .base import Composite, Elementwise, Op, add_optional, register
+from .base import Composite, Elementwise, Op, add_optional, dtype_of, register, shape_of, values_of
 
 
 def _unary(name, forward, derivative, text, ufunc=None, method=None, doc=None, lowered=None):
@@ -286,3 +286,101 @@ class Remainder(Composite):
 
     def compute(self, xp, a, b):
         return xp.mod(a, b)
+
+
+# ---------------------------------------------------------------- numpy's other spellings
+
+
+def _scaling(name, ufunc, factor, factor_text, doc):
+    """Register a composite Z = factor · X reached as ``ufunc`` (angles in degrees and radians)."""
+
+    class Record(Composite):
+        __doc__ = doc
+
+        def compute(self, xp, x):
+            return xp.mul(x, factor)
+
+    Record.name, Record.ufunc, Record.text = name, ufunc, f"x · {factor_text}"
+    Record.__name__ = Record.__qualname__ = name.title()
+    return register(Record)
+
+
+_scaling("deg2rad", np.deg2rad, math.pi / 180.0, "π/180", "Degrees to radians, as ``numpy.deg2rad``.")
+_scaling("radians", np.radians, math.pi / 180.0, "π/180", "Degrees to radians, as ``numpy.radians``.")
+_scaling("rad2deg", np.rad2deg, 180.0 / math.pi, "180/π", "Radians to degrees, as ``numpy.rad2deg``.")
+_scaling("degrees", np.degrees, 180.0 / math.pi, "180/π", "Radians to degrees, as ``numpy.degrees``.")
+
+
+@register
+class Fabs(Composite):
+    """|x| of real x, as ``numpy.fabs`` (the same as ``abs``)."""
+
+    name, ufunc, text = "fabs", np.fabs, "abs(x)"
+
+    def compute(self, xp, x):
+        return xp.abs(x)
+
+
+@register
+class Logaddexp2(Composite):
+    """log₂(2ᵃ + 2ᵇ) elementwise, as ``numpy.logaddexp2``, without overflow."""
+
+    name, ufunc, text = "logaddexp2", np.logaddexp2, "logaddexp(a ln 2, b ln 2) / ln 2"
+
+    def compute(self, xp, a, b):
+        return xp.logaddexp(xp.mul(a, LN2), xp.mul(b, LN2)) / LN2
+
+
+# The complex-number functions, on real Tensors (complex input is refused when a Tensor is made):
+# the real part and the conjugate are x itself, the imaginary part 0 and the angle 0 or π (constants).
+
+
+@register
+class Real(Composite):
+    """The real part of a real Tensor: x itself, as ``numpy.real``."""
+
+    name, numpy, text = "real", {np.real: {}}, "x (a Tensor is real)"
+
+    def compute(self, xp, val):
+        return xp.as_result(val)
+
+
+@register
+class RealIfClose(Composite):
+    """x itself for a real Tensor, as ``numpy.real_if_close``."""
+
+    name, numpy, text = "real_if_close", {np.real_if_close: {}}, "x (a Tensor is real)"
+
+    def compute(self, xp, a, tol=100):
+        return xp.as_result(a)
+
+
+@register
+class Conjugate(Composite):
+    """The complex conjugate of a real Tensor: x itself, as ``numpy.conjugate`` (``numpy.conj``)."""
+
+    name, ufunc, text = "conjugate", np.conjugate, "x (a Tensor is real)"
+
+    def compute(self, xp, x):
+        return xp.as_result(x)
+
+
+@register
+class Imag(Composite):
+    """The imaginary part of a real Tensor: zeros (a constant), as ``numpy.imag``."""
+
+    name, numpy, text = "imag", {np.imag: {}}, "zeros of x's shape (a constant)"
+
+    def compute(self, xp, val):
+        return xp.as_result(np.zeros(shape_of(val), dtype=dtype_of(val)))
+
+
+@register
+class Angle(Composite):
+    """The angle of a real Tensor: 0 for x ≥ 0, π (180 with ``deg``) for x < 0, a constant, as
+    ``numpy.angle``."""
+
+    name, numpy, text = "angle", {np.angle: {}}, "numpy.angle of the values (a constant)"
+
+    def compute(self, xp, z, deg=False):
+        return xp.as_result(np.angle(np.asarray(values_of(z)), deg=deg))

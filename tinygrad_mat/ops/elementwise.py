@@ -7,7 +7,7 @@ import numpy as np
 
 from .. import dispatch
 from ..errors import DTypeError
-from .base import Bilinear, Binary, Elementwise, Linear, Op, add_optional, register
+from .base import Bilinear, Binary, Composite, Elementwise, Linear, Op, add_optional, register, values_of
 
 
 @register
@@ -236,23 +236,17 @@ class Alias(Linear):
 
 
 @register
-class AsType(Linear):
-    """x cast to float32 or float64; the gradient is cast back to x's dtype."""
+class CastFloat(Linear):
+    """x cast to float32 or float64; the gradient is cast back to x's dtype (internal: see ``astype``)."""
 
     batching = "leading"
 
-    name, method = "astype", "astype"
+    name, public = "cast_float", False
     vjp_text = "X̄ = Z̄ (in X's dtype)"
     jvp_text = "Ż = Ẋ (in Z's dtype)"
 
     def prepare(self, x, dtype):
-        try:
-            dtype = np.dtype(dtype)
-        except TypeError as error:
-            raise DTypeError(f"astype: {dtype!r} is not a dtype") from error
-        if dtype not in (np.float32, np.float64):
-            raise DTypeError(f"astype: only float32 and float64 are differentiable, not {dtype}")
-        return (x,), {"dtype": dtype}
+        return (x,), {"dtype": np.dtype(dtype)}
 
     def is_identity(self, inputs, params):
         return getattr(inputs[0], "dtype", None) == params["dtype"]
@@ -262,6 +256,35 @@ class AsType(Linear):
 
     def vjp(self, xp, g, inputs, out, needs, dtype):
         return (xp.astype(g, inputs[0].dtype),)
+
+
+@register
+class AsType(Composite):
+    """x cast to ``dtype``, as ``ndarray.astype``. To float32 or float64: a Tensor, differentiable (the
+    gradient is cast back to x's dtype). To an integer or boolean dtype: the values as a numpy array
+    of that dtype, as numpy users write ``idx = x.astype(int)``; it has no derivative (the cast is
+    piecewise constant: its derivative is 0 wherever it exists), as JAX's integer tracers and
+    PyTorch's ``.long()``.
+
+    >>> import tinygrad_mat as tm
+    >>> tm.tensor([1.7, -0.5]).astype(int)      # truncated towards 0, as numpy
+    array([1, 0])
+    """
+
+    name, method = "astype", "astype"
+    text = "cast_float for float32 and float64; the values as a numpy array for integer and boolean dtypes"
+
+    def compute(self, xp, x, dtype):
+        try:
+            dtype = np.dtype(dtype)
+        except TypeError as error:
+            raise DTypeError(f"astype: {dtype!r} is not a dtype") from error
+        if dtype in (np.float32, np.float64):
+            return xp.cast_float(x, dtype)
+        if dtype.kind in "biu":
+            return np.asarray(values_of(x)).astype(dtype)
+        raise DTypeError(f"astype: a Tensor casts to float32 or float64 (differentiable) or to an integer or bool "
+                         f"dtype (values, no derivative), not {dtype}")
 
 
 # ---------------------------------------------------------------- unary functions (f′ only)
@@ -310,6 +333,24 @@ class Sqrt(Elementwise):
 
     def derivative(self, xp, x, out):
         return 0.5 / out
+
+
+@register
+class SqrtFlatAtZero(Elementwise):
+    """√x with derivative 0 where x = 0 (internal: std, which is constant 0 along a length-1 axis and
+    has a kink where all entries are equal; 0 is its subgradient there)."""
+
+    name, public = "sqrt_flat_at_zero", False
+    derivative_text = "(2Z)⁻¹, 0 where Z = 0"
+    lowered = "np.sqrt({x})"
+    lowered_derivative = "(0.5 * ({out} > 0.0)) / ({out} + 1.0 * ({out} <= 0.0))"
+
+    def forward(self, x):
+        return np.sqrt(x)
+
+    def derivative(self, xp, x, out):
+        positive = xp.value(out) > 0
+        return xp.where(positive, 0.5 / xp.where(positive, out, 1.0), 0.0)
 
 
 @register

@@ -3,11 +3,16 @@
 ``prepare`` normalises ``axis`` to None or a sorted tuple of non-negative ints. A reduction's VJP
 first gives the cotangent back the reduced axes (as keepdims would), then broadcasts it over them.
 """
+import operator
+
 import numpy as np
 
 from .. import dispatch, fastnp
+from ..errors import ShapeError
 from . import lowering
-from .base import Composite, Linear, Op, keepdims_shape, ndim_of, normalize_axes, reduced_count, register
+from .base import (
+    Composite, Linear, Op, keepdims_shape, ndim_of, normalize_axes, reduced_count, register, shape_of, values_of,
+)
 
 
 def _expand(xp, g, in_shape, axis, keepdims):
@@ -226,7 +231,7 @@ class Var(Composite):
 
     def compute(self, xp, x, axis=None, ddof=0, keepdims=False):
         axes = normalize_axes(axis, ndim_of(x), "var")
-        n = reduced_count(x.shape if hasattr(x, "shape") else np.shape(x), axes)
+        n = reduced_count(shape_of(x), axes)
         if n - ddof <= 0:
             raise ValueError(f"var: ddof={ddof} leaves no degrees of freedom for {n} entries")
         centred = xp.sub(x, xp.mean(x, axes, keepdims=True))
@@ -235,14 +240,15 @@ class Var(Composite):
 
 @register
 class Std(Composite):
-    """Standard deviation over ``axis`` with ``ddof``, as ``numpy.std`` (its gradient is infinite where
-    the deviation is 0)."""
+    """Standard deviation over ``axis`` with ``ddof``, as ``numpy.std``. Where the deviation is 0 its
+    derivative is taken as 0: exact along a length-1 axis (std is constantly 0 there), and at equal
+    entries, a kink like |x| at 0, the subgradient 0 (as PyTorch; JAX gives nan there)."""
 
     name, method, numpy = "std", "std", {np.std: {}}
-    text = "sqrt(var(x, axis, ddof))"
+    text = "sqrt_flat_at_zero(var(x, axis, ddof)): derivative 0 where var = 0"
 
     def compute(self, xp, x, axis=None, ddof=0, keepdims=False):
-        return xp.sqrt(xp.var(x, axis, ddof, keepdims))
+        return xp.sqrt_flat_at_zero(xp.var(x, axis, ddof, keepdims))
 
 
 def _scan_axis(x, axis, opname):
@@ -296,3 +302,100 @@ class CumProd(Composite):
         n = last.shape[-1]
         arranged = xp.where(np.tril(np.ones((n, n), dtype=bool)), xp.expand_dims(last, -2), 1.0)
         return xp.moveaxis(xp.prod(arranged, -1), -1, axis)
+
+
+# ---------------------------------------------------------------- differences
+
+
+def _along(axis, ndim, index):
+    """An index that takes ``index`` (a slice or int) along ``axis`` and everything elsewhere."""
+    return (slice(None),) * axis + (index,) + (slice(None),) * (ndim - axis - 1)
+
+
+@register
+class Diff(Composite):
+    """The ``n``-th forward difference along ``axis``, a[i + 1] − a[i] repeated, as ``numpy.diff``
+    (with ``prepend`` / ``append`` joined on first)."""
+
+    name, numpy, text = "diff", {np.diff: {}}, "x[1:] − x[:-1] along the axis, n times"
+
+    def compute(self, xp, a, n=1, axis=-1, prepend=None, append=None):
+        ndim = ndim_of(a)
+        if ndim == 0:
+            raise ShapeError("diff: needs at least one axis")
+        if operator.index(n) < 0:
+            raise ValueError(f"diff: the order n must be non-negative, got {n}")
+        axis = normalize_axes(axis, ndim, "diff")[0]
+        if prepend is not None or append is not None:
+            a = xp.concatenate([p for p in (self._edge(xp, prepend, a, axis), a, self._edge(xp, append, a, axis))
+                                if p is not None], axis)
+        for _ in range(operator.index(n)):
+            a = xp.sub(xp.getitem(a, _along(axis, ndim, slice(1, None))), xp.getitem(a, _along(axis, ndim, slice(None, -1))))
+        return a
+
+    @staticmethod
+    def _edge(xp, values, a, axis):
+        """``values`` as numpy's diff joins them: a number becomes a slab of length 1 along the axis."""
+        if values is None:
+            return None
+        if ndim_of(values) == 0:
+            shape = list(shape_of(a))
+            shape[axis] = 1
+            return xp.broadcast_to(values, tuple(shape))
+        return values
+
+
+@register
+class Gradient(Composite):
+    """The derivative estimated from samples, as ``numpy.gradient``: central differences inside,
+    one-sided ones (first or second order, ``edge_order``) at the ends, along each axis asked (one
+    array for one axis, a tuple for several). ``varargs``: the sample spacing, one number, or one per
+    axis (coordinate arrays are not supported)."""
+
+    name, numpy = "gradient", {np.gradient: {}}
+    text = "(f[i+1] − f[i−1]) / 2h inside, one-sided differences at the ends, per axis"
+
+    def compute(self, xp, f, *varargs, axis=None, edge_order=1):
+        ndim = ndim_of(f)
+        axes = tuple(range(ndim)) if axis is None else normalize_axes(axis, ndim, "gradient")
+        if axis is not None and not isinstance(axis, (int, np.integer)):
+            axes = tuple(operator.index(a) % ndim for a in axis)  # numpy keeps the order given
+        if edge_order not in (1, 2):
+            raise ValueError(f"gradient: edge_order must be 1 or 2, got {edge_order}")
+        spacings = self._spacings(varargs, len(axes))
+        results = [self._along_axis(xp, f, ax, h, edge_order, ndim) for ax, h in zip(axes, spacings)]
+        return results[0] if len(results) == 1 else tuple(results)
+
+    @staticmethod
+    def _spacings(varargs, count):
+        if len(varargs) == 0:
+            spacings = [1.0] * count
+        elif len(varargs) == 1 and np.ndim(values_of(varargs[0])) == 0:
+            spacings = [varargs[0]] * count
+        elif len(varargs) == count:
+            spacings = list(varargs)
+        else:
+            raise TypeError(f"gradient: give one spacing or one per axis ({count}), got {len(varargs)}")
+        if any(np.ndim(values_of(h)) != 0 for h in spacings):
+            raise TypeError("gradient: coordinate arrays (uneven spacing) are not supported; give the spacing "
+                            "as a number per axis")
+        return [float(values_of(h)) for h in spacings]
+
+    @staticmethod
+    def _along_axis(xp, f, axis, h, edge_order, ndim):
+        n = shape_of(f)[axis]
+        if n < edge_order + 1:
+            raise ValueError(f"gradient: axis {axis} has {n} samples; edge_order={edge_order} needs at least "
+                             f"{edge_order + 1}")
+
+        def at(index):
+            return xp.getitem(f, _along(axis, ndim, index))
+
+        inside = xp.sub(at(slice(2, None)), at(slice(None, -2))) / (2.0 * h)
+        if edge_order == 1:
+            first = xp.sub(at(slice(1, 2)), at(slice(0, 1))) / h
+            last = xp.sub(at(slice(-1, None)), at(slice(-2, -1))) / h
+        else:
+            first = (-3.0 * at(slice(0, 1)) + 4.0 * at(slice(1, 2)) - at(slice(2, 3))) / (2.0 * h)
+            last = (3.0 * at(slice(-1, None)) - 4.0 * at(slice(-2, -1)) + at(slice(-3, -2))) / (2.0 * h)
+        return xp.concatenate([first, inside, last], axis)

@@ -240,3 +240,108 @@ class Sort(Composite):
             x, axis = xp.reshape(x, (-1,)), 0
         order = np.argsort(np.asarray(values_of(x)), axis=axis, kind="stable")
         return xp.take_along_axis(x, order, axis)
+
+
+def _nan_share(xp, a, b, share):
+    """``share`` of a, and all of it where b is NaN and a is not (fmax/fmin take the other operand)."""
+    av, bv = xp.value(a), xp.value(b)
+    return share + (np.isnan(bv) & ~np.isnan(av))
+
+
+@register
+class Fmax(_Extremum):
+    """The larger of a and b elementwise, the other where one is NaN, as ``numpy.fmax``; at a tie the
+    derivative is split evenly."""
+
+    name, ufunc = "fmax", np.fmax
+    vjp_text = "as maximum, and all of Z̄ to the operand that is not NaN"
+    jvp_text = "as maximum, and the tangent of the operand that is not NaN"
+
+    def forward(self, a, b):
+        return np.fmax(a, b)
+
+    def _share(self, xp, a, b):
+        return _nan_share(xp, a, b, _tie_share(xp, a, b))
+
+
+@register
+class Fmin(_Extremum):
+    """The smaller of a and b elementwise, the other where one is NaN, as ``numpy.fmin``; at a tie the
+    derivative is split evenly."""
+
+    name, ufunc = "fmin", np.fmin
+    vjp_text = "as minimum, and all of Z̄ to the operand that is not NaN"
+    jvp_text = "as minimum, and the tangent of the operand that is not NaN"
+
+    def forward(self, a, b):
+        return np.fmin(a, b)
+
+    def _share(self, xp, a, b):
+        return _nan_share(xp, a, b, _tie_share(xp, b, a))
+
+
+@register
+class NanToNum(Op):
+    """x with NaN and ±inf replaced by numbers, as ``numpy.nan_to_num``: the derivative passes where x
+    is finite and is 0 at the replaced entries."""
+
+    batching = "leading"
+    name, numpy = "nan_to_num", {np.nan_to_num: {}}
+    vjp_text = "X̄ = Z̄ ⊙ [X finite]"
+    jvp_text = "Ż = Ẋ ⊙ [X finite]"
+
+    def prepare(self, x, copy=True, nan=0.0, posinf=None, neginf=None):
+        return (x,), {"nan": nan, "posinf": posinf, "neginf": neginf}
+
+    def forward(self, x, nan, posinf, neginf):
+        return np.nan_to_num(x, nan=nan, posinf=posinf, neginf=neginf)
+
+    def vjp(self, xp, g, inputs, out, needs, nan, posinf, neginf):
+        return (xp.where(np.isfinite(xp.value(inputs[0])), g, 0.0),)
+
+    def jvp(self, xp, tangents, inputs, out, nan, posinf, neginf):
+        return xp.where(np.isfinite(xp.value(inputs[0])), tangents[0], 0.0)
+
+
+@register
+class Select(Composite):
+    """The entry of the first choice whose condition holds, else ``default``, as ``numpy.select``."""
+
+    name, numpy, text = "select", {np.select: {}}, "where(c₁, x₁, where(c₂, x₂, … default))"
+
+    def compute(self, xp, condlist, choicelist, default=0):
+        if len(condlist) != len(choicelist):
+            raise ValueError(f"select: {len(condlist)} conditions but {len(choicelist)} choices")
+        if not condlist:
+            raise ValueError("select: needs at least one condition and choice")
+        result = default
+        for condition, choice in zip(reversed(condlist), reversed(choicelist)):
+            mask = np.asarray(values_of(condition))
+            if mask.dtype != bool:
+                raise TypeError(f"select: conditions must be boolean arrays, got dtype {mask.dtype}")
+            result = xp.where(mask, choice, result)
+        return result
+
+
+@register
+class Partition(Composite):
+    """x rearranged so that the entry at each ``kth`` position is where sorting would put it, smaller
+    ones before and larger ones after, as ``numpy.partition``; the gradient goes back to where each
+    entry came from."""
+
+    name, method, numpy = "partition", "partition", {np.partition: {}}
+    text = "take_along_axis(x, argpartition(x, kth, axis), axis)"
+
+    def compute(self, xp, a, kth, axis=-1, kind="introselect", order=None):
+        if order is not None:
+            raise TypeError("partition: order= is for structured arrays, which a Tensor is not")
+        if axis is None:
+            a, axis = xp.reshape(a, (-1,)), 0
+        values = np.asarray(values_of(a))
+        order = np.argpartition(values, kth, axis=axis, kind=kind)
+        expected = np.partition(values, kth, axis=axis, kind=kind)
+        if not np.array_equal(np.take_along_axis(values, order, axis), expected, equal_nan=True):
+            # numpy arranged the entries otherwise: match each output entry to an input entry of equal value
+            ranks = np.argsort(np.argsort(expected, axis=axis, kind="stable"), axis=axis, kind="stable")
+            order = np.take_along_axis(np.argsort(values, axis=axis, kind="stable"), ranks, axis)
+        return xp.take_along_axis(a, order, axis)

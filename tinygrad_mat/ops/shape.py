@@ -462,6 +462,77 @@ class Flip(Composite):
 
 
 @register
+class FlipUD(Composite):
+    """Reverse the order of rows (axis 0), as ``numpy.flipud``."""
+
+    name, numpy, text = "flipud", {np.flipud: {}}, "flip(x, 0)"
+
+    def compute(self, xp, m):
+        if ndim_of(m) < 1:
+            raise ShapeError("flipud: needs at least one axis")
+        return xp.flip(m, 0)
+
+
+@register
+class FlipLR(Composite):
+    """Reverse the order of columns (axis 1), as ``numpy.fliplr``."""
+
+    name, numpy, text = "fliplr", {np.fliplr: {}}, "flip(x, 1)"
+
+    def compute(self, xp, m):
+        if ndim_of(m) < 2:
+            raise ShapeError(f"fliplr: needs at least two axes, got shape {shape_of(m)}")
+        return xp.flip(m, 1)
+
+
+@register
+class Rot90(Composite):
+    """Rotate by 90° ``k`` times in the plane of ``axes`` (from the first axis towards the second), as
+    ``numpy.rot90``."""
+
+    name, numpy, text = "rot90", {np.rot90: {}}, "flip and swapaxes, as numpy writes it"
+
+    def compute(self, xp, m, k=1, axes=(0, 1)):
+        n = ndim_of(m)
+        if len(axes) != 2 or n < 2:
+            raise ShapeError(f"rot90: needs two axes of a tensor with at least two, got axes {axes} and shape {shape_of(m)}")
+        a0, a1 = (normalize_axis(a, n, "rot90") for a in axes)
+        if a0 == a1:
+            raise ShapeError(f"rot90: the two axes must differ, got {axes}")
+        k = operator.index(k) % 4
+        if k == 0:
+            return xp.as_result(m)
+        if k == 2:
+            return xp.flip(xp.flip(m, a0), a1)
+        order = list(range(n))
+        order[a0], order[a1] = order[a1], order[a0]
+        if k == 1:
+            return xp.transpose(xp.flip(m, a1), tuple(order))
+        return xp.flip(xp.transpose(m, tuple(order)), a1)
+
+
+@register
+class RollAxis(Composite):
+    """Move ``axis`` to sit before position ``start``, as ``numpy.rollaxis``."""
+
+    name, numpy, text = "rollaxis", {np.rollaxis: {}}, "transpose with the axis moved"
+
+    def compute(self, xp, a, axis, start=0):
+        n = ndim_of(a)
+        axis = normalize_axis(axis, n, "rollaxis")
+        start = start + n if start < 0 else start
+        if not 0 <= start <= n:
+            raise ShapeError(f"rollaxis: start {start} is out of range for a tensor with {n} axes")
+        if axis < start:
+            start -= 1
+        if axis == start:
+            return xp.as_result(a)
+        order = [i for i in range(n) if i != axis]
+        order.insert(start, axis)
+        return xp.transpose(a, tuple(order))
+
+
+@register
 class Take(Composite):
     """Entries at ``indices`` along ``axis`` (None: of the flattened array), as ``numpy.take``."""
 
@@ -760,6 +831,68 @@ class DStack(Composite):
 
     def compute(self, xp, tup):
         return xp.concatenate([xp.atleast_3d(t) for t in tup], 2)
+
+
+@register
+class ColumnStack(Composite):
+    """Stack vectors as columns (matrices as they are) along axis 1, as ``numpy.column_stack``."""
+
+    name, numpy, text = "column_stack", {np.column_stack: {}}, "concatenate(vectors as columns, axis=1)"
+
+    def compute(self, xp, tup):
+        columns = [xp.reshape(t, (-1, 1)) if ndim_of(t) < 2 else xp.as_result(t) for t in tup]
+        return xp.concatenate(columns, 1)
+
+
+@register
+class DSplit(_Split):
+    """Split along axis 2, as ``numpy.dsplit``."""
+
+    name, numpy = "dsplit", {np.dsplit: {}}
+
+    def compute(self, xp, ary, indices_or_sections):
+        if ndim_of(ary) < 3:
+            raise ShapeError(f"dsplit: needs at least 3 axes, got shape {shape_of(ary)}")
+        return _Split.compute(self, xp, ary, indices_or_sections, 2)
+
+
+@register
+class Append(Composite):
+    """``values`` appended to ``arr`` along ``axis`` (None: both flattened), as ``numpy.append``."""
+
+    name, numpy, text = "append", {np.append: {}}, "concatenate((arr, values), axis), flattened for axis None"
+
+    def compute(self, xp, arr, values, axis=None):
+        if axis is None:
+            return xp.concatenate([xp.reshape(arr, (-1,)), xp.reshape(values, (-1,))], 0)
+        return xp.concatenate([arr, values], axis)
+
+
+@register
+class LinspaceBetween(Composite):
+    """``np.linspace`` with Tensor end points: start (1 − tᵢ) + stop tᵢ, tᵢ = i / (num − 1) (or i / num
+    without the end point), so both ends are exact and each entry is differentiable in both."""
+
+    name, public, numpy = "linspace_between", False, {np.linspace: {}}
+    text = "start (1 − t) + stop t along a new axis, t = 0 … 1"
+
+    def compute(self, xp, start, stop, num=50, endpoint=True, retstep=False, dtype=None, axis=0, device=None):
+        num = operator.index(num)
+        if num < 0:
+            raise ValueError(f"linspace: the number of samples must be non-negative, got {num}")
+        divisions = num - 1 if endpoint else num
+        shape = np.broadcast_shapes(shape_of(start), shape_of(stop))
+        t = np.arange(num, dtype=np.float64) / (divisions if divisions > 0 else 1)
+        t = t.reshape((num,) + (1,) * len(shape))
+        y = xp.add(xp.mul(start, 1.0 - t), xp.mul(stop, t))
+        if axis != 0:
+            y = xp.moveaxis(y, 0, axis)
+        if dtype is not None:
+            y = xp.astype(y, dtype)
+        if not retstep:
+            return y
+        step = xp.sub(stop, start) / divisions if divisions > 0 else xp.mul(xp.sub(stop, start), np.nan)
+        return y, step
 
 
 # ---------------------------------------------------------------- diagonals and triangles
