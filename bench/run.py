@@ -1,13 +1,15 @@
 """One command: every benchmark suite, a report a person reads, plots, and JSON to compare runs.
 
     python bench/run.py --quick                 # under 2 minutes (about 75 s on a 2-core EPYC VM)
+    python bench/run.py --quick --out bench/results   # refresh the committed report
     python bench/run.py --full --threads 2      # every size; BLAS/OpenMP/numba/PyTorch threads (default 1)
     python bench/run.py --quick --compare OLD.json   # add a now-against-before table
     python bench/run.py --quick --readme README.md   # also rewrite the README's speed summary
     python bench/run.py --smoke --out /tmp/x    # tiny sizes, one round: checks the pipeline only
 
-Writes bench/results/REPORT.md, one PNG per suite (log-log time against size, one line per
-implementation, crossovers with the baseline marked) and bench/results/results.json. numba compile
+Writes REPORT.md, one PNG per suite (log-log time against size, one line per implementation,
+crossovers with the baseline marked) and results.json into --out: by default .benchmarks/run/
+(ignored by git), so a run never overwrites the committed report in bench/results/ unless asked to. numba compile
 times and first calls are never inside a timed figure: they are measured apart (import time, first
 kernel call with a cold and a warm cache). Needs matplotlib for the plots (pip install matplotlib).
 """
@@ -25,6 +27,7 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
+DEFAULT_OUT = ROOT / ".benchmarks" / "run"  # .gitignore'd: a plain run overwrites no committed file
 TIMING = {"quick": ["--benchmark-min-rounds=5", "--benchmark-max-time=0.075", "--benchmark-warmup=on",
                     "--benchmark-warmup-iterations=50"],
           "full": ["--benchmark-min-rounds=5", "--benchmark-max-time=0.5", "--benchmark-warmup=on",
@@ -456,7 +459,9 @@ def main(argv=None):
     parser.add_argument("--malloc", choices=sorted(MALLOC), default="default",
                         help="glibc's allocator as users get it (default), or 'keep': freed memory is not "
                              "returned to the OS, so large temporaries cost no page faults (Linux/glibc)")
-    parser.add_argument("--out", default=str(HERE / "results"), help="where REPORT.md, the plots and results.json go")
+    parser.add_argument("--out", default=str(DEFAULT_OUT),
+                        help="where REPORT.md, the plots and results.json go (default .benchmarks/run/, untracked; "
+                             "bench/results refreshes the committed report)")
     parser.add_argument("--compare", help="an earlier results.json to compare with")
     parser.add_argument("--readme", help="also rewrite this README's speed summary")
     args = parser.parse_args(argv)

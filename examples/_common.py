@@ -1,4 +1,5 @@
-"""Shared by the examples: a timer and a results table."""
+"""Shared by the examples: a timer, a results table, a plot, and where plots go."""
+import sys
 import time
 from contextlib import contextmanager
 
@@ -47,3 +48,9 @@ def save_plot(path, curves, ylabel, title):
     plt.close(fig)
     print(f"plot: {path}")
     return path
+
+
+def plot_dir_from_command_line():
+    """The folder named on the command line (``python examples/x.py plots/``), or None: an example
+    writes files only where it is asked to."""
+    return sys.argv[1] if len(sys.argv) > 1 else None

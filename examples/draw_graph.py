@@ -1,8 +1,9 @@
 """Draw the graph of a small least-squares loss, with values and the cotangents of a backward pass.
 
-    python examples/draw_graph.py [out.png]      # needs Graphviz; without it, writes the DOT text
+    python examples/draw_graph.py                # the listing with the rules, nothing written
+    python examples/draw_graph.py out.png        # also draws it (Graphviz; without it, writes out.dot)
 
-The README's picture (docs/graph.png) is made by this script.
+The README's picture is made by this script: python examples/draw_graph.py docs/graph.png
 """
 import sys
 
@@ -11,7 +12,7 @@ import numpy as np
 import tinygrad_mat as tm
 
 
-def main(path="docs/graph.png"):
+def main(path=None):
     X = tm.tensor([[1.0, 2.0], [3.0, 4.0], [5.0, 6.0]])
     y = tm.tensor([1.0, 0.0, 2.0])
     w = tm.tensor([0.5, -0.5], requires_grad=True)
@@ -20,9 +21,11 @@ def main(path="docs/graph.png"):
     with g.capture():
         loss.backward()
     print(g.text(rules=True))
+    if path is None:
+        return None
     try:
         return g.render(path, show_values=True, show_grads=True)
-    except ImportError as error:
+    except (ImportError, RuntimeError) as error:  # no graphviz package, or no dot program
         dot_path = str(path).rsplit(".", 1)[0] + ".dot"
         with open(dot_path, "w") as out:
             out.write(g.to_dot(show_values=True, show_grads=True))

@@ -1,7 +1,7 @@
 """Least squares on scikit-learn's diabetes data: gradient descent, the notes' preconditioned step, the
 closed form and ridge, against scikit-learn's LinearRegression and Ridge.
 
-    python examples/least_squares_diabetes.py
+    python examples/least_squares_diabetes.py [plot folder]     # plots only where asked
 """
 import numpy as np
 from sklearn.datasets import load_diabetes
@@ -10,7 +10,7 @@ from sklearn.metrics import r2_score
 
 import tinygrad_mat as tm
 from tinygrad_mat.sklearn import Ridge
-from _common import print_table, save_plot, timed
+from _common import print_table, save_plot, timed, plot_dir_from_command_line
 
 
 def main(plot_dir=None):
@@ -71,4 +71,4 @@ def main(plot_dir=None):
 
 
 if __name__ == "__main__":
-    main(plot_dir=".")
+    main(plot_dir=plot_dir_from_command_line())

@@ -1,7 +1,7 @@
 """Logistic regression on scikit-learn's breast-cancer data (standardised): L-BFGS and Newton reach
 scikit-learn's objective C·Σ log-loss + ½‖w‖²; full-batch SGD and Adam approach it (curves plotted).
 
-    python examples/logistic_breast_cancer.py
+    python examples/logistic_breast_cancer.py [plot folder]     # plots only where asked
 """
 import numpy as np
 from sklearn.datasets import load_breast_cancer
@@ -10,7 +10,7 @@ from sklearn.preprocessing import StandardScaler
 
 import tinygrad_mat as tm
 from tinygrad_mat.sklearn import LogisticRegression
-from _common import print_table, save_plot, timed
+from _common import print_table, save_plot, timed, plot_dir_from_command_line
 
 C = 1.0
 
@@ -61,4 +61,4 @@ def main(plot_dir=None, epochs=300):
 
 
 if __name__ == "__main__":
-    main(plot_dir=".")
+    main(plot_dir=plot_dir_from_command_line())

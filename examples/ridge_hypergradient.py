@@ -2,7 +2,7 @@
 λ through the closed-form solution w(λ) = (XᵀX + λI)⁻¹Xᵀy (a hypergradient), checked against central
 differences, and the tuned λ compared with a grid search.
 
-    python examples/ridge_hypergradient.py
+    python examples/ridge_hypergradient.py [plot folder]     # plots only where asked
 """
 import numpy as np
 from sklearn.datasets import load_diabetes
@@ -11,7 +11,7 @@ from sklearn.preprocessing import StandardScaler
 
 import tinygrad_mat as tm
 from tinygrad_mat.nn import functional as F
-from _common import print_table, save_plot, timed
+from _common import print_table, save_plot, timed, plot_dir_from_command_line
 
 
 def main(plot_dir=None, steps=200):
@@ -52,4 +52,4 @@ def main(plot_dir=None, steps=200):
 
 
 if __name__ == "__main__":
-    main(plot_dir=".")
+    main(plot_dir=plot_dir_from_command_line())

@@ -1,7 +1,7 @@
 """Softmax regression on scikit-learn's digits: minibatch Adam through tm.train, against scikit-learn's
 multinomial LogisticRegression at the same C (test accuracy on a held-out quarter).
 
-    python examples/softmax_digits.py
+    python examples/softmax_digits.py [plot folder]     # plots only where asked
 """
 import numpy as np
 from sklearn.datasets import load_digits
@@ -11,7 +11,7 @@ from sklearn.preprocessing import StandardScaler
 
 import tinygrad_mat as tm
 from tinygrad_mat.nn import functional as F
-from _common import print_table, timed
+from _common import print_table, timed, plot_dir_from_command_line
 
 C = 0.1
 
@@ -36,7 +36,7 @@ def main(plot_dir=None, epochs=40):
 
         history = tm.train(model, loss_fn, tm.optim.Adam(model.parameters(), lr=0.01),
                            tm.data.DataLoader(X_train, y_train, batch_size=64, shuffle=True, seed=0), epochs=epochs,
-                           metrics={"accuracy": tm.metrics.accuracy}, val=(X_test, y_test), progress=False)
+                           metrics={"accuracy": lambda y, z: tm.metrics.accuracy(y, logits=z)}, val=(X_test, y_test), progress=False)
     row["test accuracy"] = history["accuracy"][-1]
     print_table(f"Softmax regression on load_digits (1797 × 64, 10 classes), C = {C}", results,
                 ["test accuracy", "time"])
@@ -50,4 +50,4 @@ def main(plot_dir=None, epochs=40):
 
 
 if __name__ == "__main__":
-    main(plot_dir=".")
+    main(plot_dir=plot_dir_from_command_line())

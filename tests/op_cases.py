@@ -39,6 +39,8 @@ def _cofactor_derivative_ref(a, e, h=1e-6):
 
 
 MASK = np.array([[True, False, True], [False, True, True]])
+SPARSE_DENSE = np.array([[1.0, 0.0, -2.0, 0.0], [0.0, 0.5, 0.0, 0.0], [3.0, 0.0, 0.0, 1.5]])
+SPARSE = __import__("scipy.sparse", fromlist=["csr_matrix"]).csr_matrix(SPARSE_DENSE)
 WHERE_MASK = np.array([True, False, False, True])
 
 
@@ -287,6 +289,11 @@ CASES += [
     Case("dot", lambda a, b: tm.dot(a, b), [(2, 3, 4), (4, 2)], lambda a, b: np.einsum("ijk,kl->ijl", a, b), label="nd"),
     Case("linear", tm.linear, [(2, 5, 3), (4, 3), (4,)], lambda x, w, b: np.einsum("bij,kj->bik", x, w) + b),
     Case("linear", tm.linear, [(3,), (4, 3)], lambda x, w: w @ x, label="vector-no-bias"),
+    # scipy.sparse constants (scipy comes with scikit-learn in the test extra)
+    Case("sparse_matmul", lambda x: SPARSE @ x, [(4, 2)], lambda x: SPARSE_DENSE @ x, label="left-matrix"),
+    Case("sparse_matmul", lambda x: SPARSE @ x, [(4,)], lambda x: SPARSE_DENSE @ x, label="left-vector"),
+    Case("sparse_matmul", lambda x: x @ SPARSE.T, [(2, 4)], lambda x: x @ SPARSE_DENSE.T, label="right-matrix"),
+    Case("sparse_matmul", lambda x: tm.linear(SPARSE, x), [(2, 4)], lambda w: SPARSE_DENSE @ w.T, label="linear"),
     Case("kron", tm.kron, [(2, 3), (2, 2)], lambda a, b: np.block([[a[i, j] * b for j in range(3)] for i in range(2)])),
     Case("cross", tm.cross, [(2, 3), (3,)], lambda a, b: np.stack([a[:, 1] * b[2] - a[:, 2] * b[1],
                                                                   a[:, 2] * b[0] - a[:, 0] * b[2],

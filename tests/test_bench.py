@@ -129,3 +129,12 @@ def test_blas_line_names_each_library_once_with_its_owner():
     line = run.blas_line({"blas": [lib, dict(lib), gomp]})
     assert line == "openblas 0.3.30 (numpy, pthreads): 1 thread(s); openmp (torch): 2 thread(s)"
     assert run.blas_line({"blas": []}).startswith("not detected")
+
+
+def test_a_plain_run_overwrites_no_committed_file():
+    """bench/results/ holds the committed report: run.py writes there only when --out names it."""
+    default = run.DEFAULT_OUT.resolve()
+    assert ROOT / ".benchmarks" in default.parents or default == ROOT / ".benchmarks" / "run"
+    ignored = (ROOT / ".gitignore").read_text().split()
+    assert ".benchmarks/" in ignored
+    assert (BENCH / "results") not in [default, *default.parents]

@@ -42,3 +42,15 @@ def test_ridge_hypergradient_matches_differences_and_the_grid(examples, tmp_path
     tuned, grid = (row for name, row in results.items() if isinstance(row, dict))
     assert tuned["validation MSE"] <= grid["validation MSE"] * (1 + 1e-4)
     assert np.log(tuned["λ"]) == pytest.approx(np.log(grid["λ"]), abs=0.1)
+
+
+def test_example_scripts_write_no_file_unless_asked(tmp_path):
+    """Run as a newcomer would, from a clean folder: tables on the screen, no file written (a plot only
+    where a folder is named on the command line)."""
+    import subprocess
+
+    for script in ("least_squares_diabetes.py", "ridge_hypergradient.py", "draw_graph.py"):
+        out = subprocess.run([sys.executable, str(EXAMPLES / script)], capture_output=True, text=True, cwd=tmp_path,
+                             timeout=600)
+        assert out.returncode == 0, out.stderr
+        assert not list(tmp_path.iterdir()), (script, list(tmp_path.iterdir()))

@@ -188,12 +188,141 @@ def test_identities_on_the_command_line():
     assert "| matmul | `a @ b`" in ops and "| softmax |" in ops
 
 
-def test_the_readme_picture_script_runs(tmp_path):
+def test_the_readme_picture_script_runs_with_and_without_graphviz(tmp_path):
+    """Without a path it writes nothing; with one it draws (Graphviz's dot installed) or writes the DOT
+    text beside it (no dot: a newcomer's machine), and says so."""
     from pathlib import Path
 
     script = Path(__file__).resolve().parents[1] / "examples" / "draw_graph.py"
+    listing = "%1 = matmul(X : (3, 2), w : (2,)) -> (3,)"
+    out = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, cwd=tmp_path)
+    assert out.returncode == 0, out.stderr
+    assert listing in out.stdout and not list(tmp_path.iterdir())
     out = subprocess.run([sys.executable, str(script), str(tmp_path / "graph.png")], capture_output=True, text=True)
     assert out.returncode == 0, out.stderr
-    assert "%1 = matmul(X : (3, 2), w : (2,)) -> (3,)" in out.stdout
-    produced = list(tmp_path.iterdir())
-    assert produced and produced[0].stat().st_size > 0
+    if shutil.which("dot") and importlib.util.find_spec("graphviz"):
+        assert (tmp_path / "graph.png").stat().st_size > 0
+    else:
+        assert "dot" in out.stdout and (tmp_path / "graph.dot").read_text().startswith("digraph")
+
+
+# ---------------------------------------------------------------- the study tools tell the truth
+
+
+def test_check_graph_accepts_a_constant_exponent_at_negative_values():
+    """The false alarm: ln X of the constant exponent was checked, so every w ** 2 penalty failed."""
+    rng = np.random.default_rng(4)
+    X, y = rng.standard_normal((8, 3)), rng.standard_normal(8)
+    w = tm.tensor([-1.5, 0.3, -2.0], requires_grad=True)
+    loss = ((X @ w - y) ** 2).mean() + 0.1 * (w ** 2).sum()
+    assert tm.check_graph(loss) == 8
+    assert tm.check_graph((2.0 ** w).sum()) == 2
+    base = tm.tensor([1.5, 2.0], requires_grad=True)
+    exponent = tm.tensor([0.5, -1.0], requires_grad=True)  # both differentiated: both checked
+    assert tm.check_graph((base ** exponent).sum()) == 2
+
+
+def test_explain_numbers_each_rule_as_the_graph_does():
+    X = np.arange(6.0).reshape(3, 2)
+    w = tm.tensor([0.5, -1.0], requires_grad=True)
+    loss = ((X @ w - 1.0) ** 2).sum()
+    listing = {line.split(" = ")[0]: line.split(" = ")[1].split("(")[0] for line in str(tm.graph(loss)).splitlines()
+               if line.startswith("%")}
+    import contextlib
+    import io
+
+    printed = io.StringIO()
+    with contextlib.redirect_stdout(printed), tm.explain(print_rules=True) as log:
+        loss.backward()
+    labels = [line.split()[:2] for line in printed.getvalue().splitlines()]
+    assert labels == [["sum", "%4"], ["pow", "%3"], ["sub", "%2"], ["matmul", "%1"]]
+    assert all(listing[number] == op for op, number in labels)  # the same %k as tm.graph's listing
+    assert [line.split()[:2] for line in log.lines()] == labels
+
+
+def test_explain_numbers_forward_mode_in_execution_order_without_internal_levels():
+    import contextlib
+    import io
+
+    printed = io.StringIO()
+    with contextlib.redirect_stdout(printed), tm.explain(print_rules=True):
+        tm.jvp(lambda x: tm.exp(x * 2.0) + x, (np.ones(2),), (np.ones(2),))
+    text = printed.getvalue()
+    assert [line.split()[:2] for line in text.splitlines()] == [["mul", "%1"], ["exp", "%2"], ["add", "%3"]]
+    assert "%?" not in text and "level" not in text
+
+
+def test_graph_names_numpy_constants():
+    small, large = np.array([[1.0, 2.0], [3.0, 4.0]]), np.ones((40, 30))
+    W = tm.tensor(np.ones((2, 2)), requires_grad=True)
+    V = tm.tensor(np.ones((30, 2)), requires_grad=True)
+    y = (small @ W).sum() + (large @ V).sum()
+    text = str(tm.graph(y, names={"A": small, "B": large, "W": W}))
+    assert "matmul(A : (2, 2), W : (2, 2))" in text and "matmul(B : (40, 30), p1 : (30, 2))" in text
+
+
+class _PlantedSquare(tm.ops.Op):
+    """x², with a reverse rule, a forward rule and their derivatives that a test can break one at a time."""
+
+    name = "planted_square"
+
+    def __init__(self, vjp_scale=2.0, jvp_scale=2.0, rules_differentiable=True):
+        self.vjp_scale, self.jvp_scale, self.differentiable = vjp_scale, jvp_scale, rules_differentiable
+
+    def _x(self, xp, x):  # the input, or its values as a constant: then the rules have no derivative
+        return x if self.differentiable else xp.constant(np.array(xp.value(x)))
+
+    def forward(self, x):
+        return x * x
+
+    def vjp(self, xp, g, inputs, out, needs):
+        return (g * self.vjp_scale * self._x(xp, inputs[0]),)
+
+    def jvp(self, xp, tangents, inputs, out):
+        return tangents[0] * self.jvp_scale * self._x(xp, inputs[0])
+
+
+def _planted(**options):
+    from tinygrad_mat.tensor import apply
+
+    op = _PlantedSquare(**options)
+    return lambda x: tm.sum(tm.sin(apply(op, (x,))))
+
+
+@pytest.mark.parametrize("modes", [("rev",), ("fwd",), ("rev", "fwd")])
+def test_gradcheck_accepts_right_rules(modes):
+    x = np.array([0.3, -0.8, 1.1])
+    assert tm.gradcheck(_planted(), x, modes=modes, order=2)
+
+
+def test_gradcheck_rejects_a_wrong_forward_rule():
+    x = np.array([0.3, -0.8, 1.1])
+    wrong_forward = _planted(jvp_scale=3.0)
+    assert tm.gradcheck(wrong_forward, x, modes=("rev",), order=1)  # the reverse rule is right
+    with pytest.raises(tm.GradcheckError, match=r"forward mode \(order 1\)"):
+        tm.gradcheck(wrong_forward, x)
+
+
+@pytest.mark.parametrize("mode", ["rev", "fwd"])
+def test_gradcheck_rejects_a_ten_percent_error(mode):
+    x = np.array([0.3, -0.8, 1.1])
+    option = "vjp_scale" if mode == "rev" else "jvp_scale"
+    with pytest.raises(tm.GradcheckError, match=r"order 1"):
+        tm.gradcheck(_planted(**{option: 2.2}), x, modes=(mode,))
+
+
+@pytest.mark.parametrize("mode", ["rev", "fwd"])
+def test_gradcheck_rejects_a_wrong_second_derivative(mode):
+    x = np.array([0.3, -0.8, 1.1])
+    frozen = _planted(rules_differentiable=False)  # right first derivatives, second derivatives lost
+    assert tm.gradcheck(frozen, x, modes=(mode,), order=1)
+    with pytest.raises(tm.GradcheckError, match=r"order 2"):
+        tm.gradcheck(frozen, x, modes=(mode,), order=2)
+
+
+def test_check_graph_rejects_planted_rules():
+    x = tm.tensor([0.3, -0.8, 1.1], requires_grad=True)
+    assert tm.check_graph(_planted()(x)) == 3
+    for options, rule in [(dict(vjp_scale=2.2), "reverse"), (dict(jvp_scale=2.2), "forward")]:
+        with pytest.raises(tm.GradcheckError, match=rf"the {rule} rule of node %1 \(planted_square\)"):
+            tm.check_graph(_planted(**options)(x))

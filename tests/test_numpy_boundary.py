@@ -243,6 +243,55 @@ def test_an_array_that_was_read_only_stays_read_only():
     assert not X.flags.writeable
 
 
+def _calls_with_user_arrays():
+    """(name, user arrays, f(w) using them): masks, index arrays and large constants of every kind."""
+    big = np.linspace(-1.0, 1.0, 2 * BIG).reshape(BIG, 2)
+    mask = np.arange(2 * BIG).reshape(BIG, 2) % 3 == 0
+    rows = np.arange(BIG) % 7
+    distinct = np.arange(7) * 3
+    grid = np.zeros((BIG, 2), dtype=np.int64)
+    values = np.ones((BIG, 2))
+    return [
+        ("where mask", [mask, big], lambda w: tm.where(mask, big * w, 0.0)),
+        ("np.where mask", [mask], lambda w: np.where(mask, w * w, w)),
+        ("index array", [rows], lambda w: (w * big)[rows]),
+        ("take", [rows], lambda w: tm.take(w * big, rows, axis=0)),
+        ("take_along_axis", [grid], lambda w: tm.take_along_axis(w * big, grid, axis=1)),
+        ("matmul", [big], lambda w: big @ w),
+        ("mul", [big], lambda w: big * w),
+        ("linear", [big], lambda w: tm.linear(big, tm.reshape(w, (1, 2)))),
+        ("scatter_add", [rows, values], lambda w: tm.scatter_add(values * w, rows, (7, 2))),
+        ("index_update", [distinct, values], lambda w: tm.index_update(big * w, distinct, values[:7] * w)),
+    ]
+
+
+@pytest.mark.parametrize("case", range(len(_calls_with_user_arrays())),
+                         ids=[name for name, _, _ in _calls_with_user_arrays()])
+def test_user_arrays_are_given_back(case):
+    """No array of the user's stays read-only after the graph that saved it is gone, and none is
+    made read-only when no graph is recorded (tm.where once locked its mask for good)."""
+    name, arrays, f = _calls_with_user_arrays()[case]
+    w = tm.tensor([0.5, -2.0], requires_grad=True)
+    with tm.no_grad():
+        f(w)
+    assert all(a.flags.writeable for a in arrays), f"{name}: locked although no graph was recorded"
+    f(w).sum().backward()
+    assert all(a.flags.writeable for a in arrays), f"{name}: still locked after backward()"
+    out = f(w)  # a graph dropped without backward
+    del out
+    gc.collect()
+    assert all(a.flags.writeable for a in arrays), f"{name}: still locked after the graph was dropped"
+
+
+def test_editing_a_where_mask_after_the_forward_pass_changes_no_gradient():
+    mask = np.array([True, False, True])
+    x = tm.tensor([1.0, 2.0, 3.0], requires_grad=True)
+    y = tm.where(mask, x, 0.0).sum()
+    mask[:] = False
+    y.backward()
+    np.testing.assert_allclose(x.grad.numpy(), [1.0, 0.0, 1.0])
+
+
 def test_a_tensor_never_aliases_a_callers_array():
     X = np.arange(6.0).reshape(2, 3)
     t = tm.transpose(X)  # a view in numpy

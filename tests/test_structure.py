@@ -15,7 +15,7 @@ ROOT = Path(__file__).resolve().parents[1]
 
 # Lower layers first; a module may import only from its own layer or below (and never in a cycle).
 LAYERS = [
-    {"errors", "modes", "arraylock", "observe", "fastnp"},
+    {"errors", "modes", "arraylock", "observe", "fastnp", "foreign"},
     {"kernels"},
     {"dispatch"},
     {"ops"},

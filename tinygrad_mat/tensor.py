@@ -16,7 +16,7 @@ import threading
 
 import numpy as np
 
-from . import arraylock, engine, forward, modes, namespaces, numpy_protocol, observe
+from . import arraylock, engine, foreign, forward, modes, namespaces, numpy_protocol, observe
 from .errors import DTypeError, GraphError, ShapeError, TracedValueError
 from .ops import REGISTRY
 from .ops.base import values_of
@@ -35,6 +35,13 @@ def to_float_array(data, opname="tensor", dtype=None):
     """``data`` as a new read-only float array: float32 kept, everything else real becomes float64."""
     if isinstance(data, (complex, np.complexfloating)):
         raise DTypeError(f"{opname}: complex input ({data!r}) is not supported")
+    if type(data) is not np.ndarray and not isinstance(data, (list, tuple, float, int, np.generic)):
+        if foreign.is_sparse(data):
+            raise TypeError(f"{opname}: a scipy.sparse matrix; a Tensor is dense: write tm.tensor(S.toarray()), "
+                            "or keep S sparse and multiply, S @ t (differentiable in t)")
+        converted = foreign.to_constant(data, opname)
+        if converted is not None:
+            data = converted
     try:
         array = np.array(data)
     except (ValueError, TypeError) as error:
@@ -75,6 +82,8 @@ def _constant(value, opname):
     if kind is int or kind is bool:
         return float(value)
     if isinstance(value, (np.ndarray, np.generic)):
+        if type(value) is not np.ndarray and isinstance(value, np.ndarray):
+            value = foreign.to_constant(value, opname)  # np.memmap: a plain view; masked arrays refused
         dtype = value.dtype
         if dtype.char in "fd":  # float32 or float64 (comparing dtypes with == is slow)
             return value
@@ -92,6 +101,9 @@ def _constant(value, opname):
         return _constant(np.asarray(value), opname)
     if isinstance(value, complex):
         raise DTypeError(f"{opname}: complex input ({value!r}) is not supported")
+    converted = foreign.to_constant(value, opname)  # pandas, scipy.sparse (refused), anything with __array__
+    if converted is not None:
+        return _constant(converted, opname)
     raise DTypeError(f"{opname}: cannot use {kind.__name__} as an operand")
 
 
@@ -120,7 +132,7 @@ def _convert_operands(args, opname):
                 operands.append(c)
                 arrays.append(c)
                 needs.append(False)
-                if c is a and type(c) is np.ndarray:
+                if (c is a and type(c) is np.ndarray) or (isinstance(a, np.ndarray) and c.base is a):
                     user_arrays = [position] if user_arrays is None else user_arrays + [position]
                 continue
             a = c
@@ -250,7 +262,13 @@ def _apply_general(op, args, params):
         if a._tangents is not None:
             has_tangents = True
     if operands is None:
-        operands, arrays, needs, has_tangents, user_arrays = _convert_operands(args, op.name)
+        try:
+            operands, arrays, needs, has_tangents, user_arrays = _convert_operands(args, op.name)
+        except foreign.SparseOperand as sparse:  # S @ t: the op's sparse form, if it has one
+            result = op.sparse_form(TensorNS, args, params)
+            if result is None:
+                raise TypeError(str(sparse)) from None
+            return result
     try:
         out = op.forward(*arrays, **params) if params else op.forward(*arrays)
     except (ValueError, IndexError, TypeError, np.linalg.LinAlgError) as error:
@@ -319,9 +337,26 @@ def _refuse_if_traced(tensor, what):
 
 
 _accumulate_lock = threading.Lock()
+_NOT_AN_ARRAY = np.empty((), dtype=object)  # what scipy.sparse's product is shown (see foreign.py)
 
 
 # ---------------------------------------------------------------- the class
+
+
+class _ArrayUfunc:
+    """``Tensor.__array_ufunc__``: the method for numpy (which looks it up on the type) and for
+    everyone, except numpy's masked arrays deciding whether to defer (see ``foreign``)."""
+
+    def __init__(self, method):
+        self.method = method
+        self.__doc__ = method.__doc__
+
+    def __get__(self, instance, owner=None):
+        if instance is None:
+            return self.method
+        if foreign.asked_by_masked_array():
+            return None
+        return self.method.__get__(instance, owner)
 
 
 class Tensor:
@@ -339,6 +374,7 @@ class Tensor:
     __slots__ = ("_data", "requires_grad", "_grad", "_node", "_tangents", "__weakref__")
     # numpy defers to Tensor's reflected operators, __array_ufunc__ and __array_function__.
     __array_priority__ = 1000
+    __pandas_priority__ = 5000  # pandas' operators defer to ours: df + t is t.__radd__(df), a Tensor
     __hash__ = object.__hash__  # by identity, as PyTorch's (== is elementwise)
 
     def __init__(self, data, requires_grad=False, dtype=None):
@@ -530,6 +566,12 @@ class Tensor:
         return bool(self._data)  # control flow drops no derivative
 
     def __array__(self, dtype=None, copy=None):
+        converter = foreign.conversion_by()  # None unless another array library is converting
+        if converter is not None:
+            if converter == "sparse product":  # scipy then returns NotImplemented: Tensor.__rmatmul__ runs
+                return _NOT_AN_ARRAY
+            if self.requires_grad or self._tangents:
+                raise foreign.foreign_conversion_error(converter)
         data = self._values("np.asarray()")
         if dtype is None and not copy:
             return data
@@ -548,6 +590,7 @@ class Tensor:
         self._grad = None
 
     # -------------------------------------------------------------- numpy's protocols
+    @_ArrayUfunc
     def __array_ufunc__(self, ufunc, method, *inputs, **kwargs):
         """``ndarray + Tensor``, ``np.exp(t)``, ``t > ndarray``: the op, a boolean mask, or an error."""
         if method == "__call__" and not kwargs:

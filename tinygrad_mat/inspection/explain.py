@@ -5,6 +5,7 @@ import contextlib
 import numpy as np
 
 from .. import modes
+from .graph import op_outputs
 
 
 def _norm(x):
@@ -18,23 +19,13 @@ def _shape(x):
 
 
 class Explanation(list):
-    """The records of a narrated pass (dicts: direction, op, node, rule, shapes, norms, seconds); its
-    text is one line per rule. ``total_seconds`` sums the rules' times."""
+    """The records of a narrated pass (dicts: direction, op, index, rule, shapes, norms, seconds); its
+    text is one line per rule. ``index`` is the node's number: in reverse mode the ``%k`` of
+    ``tm.graph`` of the pass's output, in forward mode the k-th op the pass ran. ``total_seconds``
+    sums the rules' times."""
 
     def lines(self):
-        seqs = sorted({r["node"] for r in self if r["node"] is not None})
-        number = {s: i + 1 for i, s in enumerate(seqs)}
-        out = []
-        for r in self:
-            label = f"{r['op']} %{number.get(r['node'], '?')}"
-            if r["direction"] == "reverse":
-                outs = ", ".join(f"{i}: {shape} ‖{norm:.4g}‖" for i, (shape, norm) in enumerate(zip(r["out_shapes"], r["out_norms"]))
-                                 if shape is not None)
-                out.append(f"{label:<16} {r['rule']}   Z̄ {r['in_shape']} ‖{r['in_norm']:.4g}‖ → {outs}"
-                           f"   {r['seconds'] * 1e3:.3f} ms")
-            else:
-                out.append(f"{label:<16} {r['rule']}   Ż {r['out_shapes'][0]} ‖{r['out_norms'][0]:.4g}‖   level {r['level']}")
-        return out
+        return [_line(r) for r in self]
 
     def __str__(self):
         return "\n".join(self.lines())
@@ -44,9 +35,20 @@ class Explanation(list):
         return sum(r["seconds"] or 0.0 for r in self)
 
 
+def _line(r):
+    label = f"{r['op']} %{r['index']}"
+    if r["direction"] == "reverse":
+        outs = ", ".join(f"{i}: {shape} ‖{norm:.4g}‖" for i, (shape, norm) in enumerate(zip(r["out_shapes"], r["out_norms"]))
+                         if shape is not None)
+        return (f"{label:<16} {r['rule']}   Z̄ {r['in_shape']} ‖{r['in_norm']:.4g}‖ → {outs}"
+                f"   {r['seconds'] * 1e3:.3f} ms")
+    return f"{label:<16} {r['rule']}   Ż {r['out_shapes'][0]} ‖{r['out_norms'][0]:.4g}‖"
+
 class _Narrator:
     def __init__(self, log, echo):
         self.log, self.echo = log, echo
+        self.numbers = {}  # node sequence number -> its %k in the graph of the current pass's output
+        self.forward_ops = 0
 
     def forward(self, op, inputs, arrays, result, params=None):
         pass
@@ -54,17 +56,26 @@ class _Narrator:
     def _add(self, record):
         self.log.append(record)
         if self.echo:
-            print(Explanation([record]).lines()[0] if record["node"] is None else self.log.lines()[-1])
+            print(_line(record))
+
+    def _number(self, node, tensor):
+        """``%k`` as ``tm.graph`` numbers it. The first rule of a pass runs on its output, whose graph
+        is still whole: number that graph's nodes then."""
+        if node.seq not in self.numbers:
+            self.numbers = {t._node.seq: k for k, t in enumerate(op_outputs(tensor), start=1)}
+        return self.numbers[node.seq]
 
     def backward(self, node, tensor, g, cotangents, seconds):
-        self._add({"direction": "reverse", "op": node.op.name, "node": node.seq, "rule": node.op.vjp_text,
-                   "in_shape": _shape(g), "in_norm": _norm(g), "out_shapes": [_shape(c) for c in cotangents],
-                   "out_norms": [_norm(c) for c in cotangents], "seconds": seconds})
+        self._add({"direction": "reverse", "op": node.op.name, "node": node.seq, "index": self._number(node, tensor),
+                   "rule": node.op.vjp_text, "in_shape": _shape(g), "in_norm": _norm(g),
+                   "out_shapes": [_shape(c) for c in cotangents], "out_norms": [_norm(c) for c in cotangents],
+                   "seconds": seconds})
 
     def tangent(self, op, inputs, out, tangent, level):
+        self.forward_ops += 1
         self._add({"direction": "forward", "op": op.name, "node": out._node.seq if out._node is not None else None,
-                   "rule": op.jvp_text, "in_shape": None, "in_norm": None, "out_shapes": [_shape(tangent)],
-                   "out_norms": [_norm(tangent)], "seconds": None, "level": level})
+                   "index": self.forward_ops, "rule": op.jvp_text, "in_shape": None, "in_norm": None,
+                   "out_shapes": [_shape(tangent)], "out_norms": [_norm(tangent)], "seconds": None})
 
 
 @contextlib.contextmanager

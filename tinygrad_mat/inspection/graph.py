@@ -36,6 +36,31 @@ class NodeView:
         return text
 
 
+def op_outputs(root):
+    """The op outputs behind ``root`` (a Tensor), in creation order: the order of the listing, so
+    ``%k`` is the k-th of them everywhere (``tm.graph``, ``tm.explain``)."""
+    tensors, stack, seen = [], [root], set()
+    while stack:
+        t = stack.pop()
+        if id(t) in seen or t._node is None or t._node.inputs is None:
+            continue
+        seen.add(id(t))
+        tensors.append(t)
+        stack.extend(x for x in t._node.inputs if isinstance(x, Tensor))
+    tensors.sort(key=lambda t: t._node.seq)
+    return tensors
+
+
+def _constant_label(value, named_constants):
+    """A constant's name if the caller named it (the same array, or one with the same values: a small
+    array is copied into the graph), else its value or shape."""
+    value = np.asarray(value)
+    for name, array in named_constants:
+        if array is value or (array.shape == value.shape and np.array_equal(array, value)):
+            return name
+    return f"{float(value):g}" if value.size == 1 else f"const{value.shape}"
+
+
 class Graph:
     """The nodes behind a Tensor, in topological order (see ``tm.graph``)."""
 
@@ -47,16 +72,10 @@ class Graph:
                              "calling backward() (or pass retain_graph=True)")
         self.root = root
         self.leaves = {}  # id -> (label, tensor)
-        names = {id(t): n for n, t in (names or {}).items()}
-        tensors, stack, seen = [], [root], set()
-        while stack:
-            t = stack.pop()
-            if id(t) in seen or t._node is None:
-                continue
-            seen.add(id(t))
-            tensors.append(t)
-            stack.extend(x for x in t._node.inputs if isinstance(x, Tensor))
-        tensors.sort(key=lambda t: t._node.seq)
+        names = names or {}
+        named_constants = [(n, np.asarray(v)) for n, v in names.items() if not isinstance(v, Tensor)]
+        names = {id(t): n for n, t in names.items() if isinstance(t, Tensor)}
+        tensors = op_outputs(root)
         label_of = {}
         self.nodes = []
         for t in tensors:
@@ -69,8 +88,7 @@ class Graph:
                         self.leaves[id(x)] = (names.get(id(x)) or f"{'p' if x.requires_grad else 'x'}{len(self.leaves)}", x)
                     labels.append(self.leaves[id(x)][0])
                 else:
-                    value = np.asarray(x)
-                    labels.append(f"{float(value):g}" if value.size == 1 else f"const{value.shape}")
+                    labels.append(_constant_label(x, named_constants))
             view = NodeView(len(self.nodes) + 1, t, labels)
             label_of[id(t)] = f"%{view.index}"
             self.nodes.append(view)
@@ -160,7 +178,13 @@ class Graph:
         stem, _, fmt = str(path).rpartition(".")
         if fmt not in ("svg", "png", "pdf"):
             raise ValueError(f"render: the path must end in .svg, .png or .pdf, not {path!r}")
-        source.render(outfile=str(path), format=fmt, cleanup=True)
+        try:
+            source.render(outfile=str(path), format=fmt, cleanup=True)
+        except Exception as error:
+            if type(error).__name__ != "ExecutableNotFound":
+                raise
+            raise RuntimeError("render needs Graphviz's dot program (apt-get install graphviz, brew install "
+                               "graphviz); g.to_dot() gives the DOT text without it") from error
         return str(path)
 
     def _graphviz_source(self, options):
@@ -188,7 +212,8 @@ class Graph:
 def graph(y, names=None):
     """The graph behind ``y`` as data: ``print(tm.graph(y))`` lists it like a program.
 
-    ``names`` labels leaves ({"W": W}); other leaves are p0, p1, … (requiring grad) or x0, x1, ….
+    ``names`` labels leaves and numpy constants ({"W": W, "X": X}); other leaves are p0, p1, …
+    (requiring grad) or x0, x1, …, other constants their value or shape.
 
     >>> import numpy as np, tinygrad_mat as tm
     >>> X = tm.tensor(np.ones((50, 3))); W = tm.tensor(np.ones((3, 2)), requires_grad=True)

@@ -67,6 +67,11 @@ class Record:
         """True when the call would return its first input unchanged (reshape to the same shape, ...)."""
         return False
 
+    def sparse_form(self, ns, args, params):
+        """This op on ``args`` where one is a scipy.sparse matrix (``ops/sparse.py``), in namespace
+        ``ns``; None when the op has no sparse form (the caller then says what to write)."""
+        return None
+
 
 class Op(Record):
     """A primitive: forward on numpy arrays, reverse and forward rules, and their text."""

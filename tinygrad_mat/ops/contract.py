@@ -13,6 +13,7 @@ import string
 import numpy as np
 
 from ..errors import ShapeError
+from . import sparse
 from .base import Composite, Op, add_optional, ndim_of, register, shape_of
 
 _LETTERS = string.ascii_letters
@@ -321,6 +322,10 @@ class LinearMap(Op):
         if ndim_of(weight) != 2:
             raise ShapeError(f"linear: weight must be a matrix (out_features, in_features), got shape {shape_of(weight)}")
         return ((input, weight) if bias is None else (input, weight, bias)), {}
+
+    def sparse_form(self, ns, args, params):
+        out = sparse.product(ns, args[0], args[1].mT if hasattr(args[1], "mT") else np.transpose(args[1]), "linear")
+        return out if len(args) == 2 else out + args[2]
 
     def forward(self, x, w, b=None):
         if x.shape[-1] != w.shape[1]:

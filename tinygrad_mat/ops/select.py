@@ -32,7 +32,8 @@ class Where(Linear):
     jvp_text = "Ż = where(C, Ẋ, Ẏ)"
 
     def prepare(self, condition, x, y):
-        mask = np.asarray(values_of(condition)).astype(bool, copy=False)
+        # A copy the graph owns: the caller's mask stays writeable, and editing it cannot change a gradient.
+        mask = np.array(values_of(condition), dtype=bool, copy=True)
         mask.setflags(write=False)
         return (x, y), {"condition": mask}
 
