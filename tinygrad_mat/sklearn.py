@@ -300,8 +300,9 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
     ``random_state`` (the minibatch order), ``solver``, ``max_iter``, keyword-only after ``penalty``
     as there; not ``dual``, ``intercept_scaling``, ``warm_start``, ``verbose``, ``n_jobs``, nor the
     L1 and elastic-net penalties. Unlike scikit-learn, negative sample weights are refused (they make
-    the objective unbounded below). ``X`` may be a scipy.sparse CSR or CSC matrix where
-    scipy-sparse @ Tensor is differentiable.
+    the objective unbounded below). ``X`` may be a scipy.sparse matrix (CSR; CSC and the other
+    formats are converted to one CSR copy) in fit and in the predictions: the scores X @ Wᵀ are
+    tinygrad_mat's differentiable sparse product, so X is never densified.
 
     >>> import numpy as np
     >>> from tinygrad_mat.sklearn import LogisticRegression
@@ -379,7 +380,8 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
         """Fit to X (n_samples, n_features), labels y (n_samples,) and optional ``sample_weight``
         (n_samples,); warns with ``ConvergenceWarning`` if ``max_iter`` ends the fit first."""
         self._check_parameters()
-        X, y = validate_data(self, X, y, dtype=np.float64)
+        # CSC arrives as CSR, one copy: minibatches slice rows (X is never densified)
+        X, y = validate_data(self, X, y, accept_sparse="csr", dtype=np.float64)
         y = column_or_1d(y, warn=True)
         check_classification_targets(y)
         classes, y_index = np.unique(y, return_inverse=True)
@@ -502,7 +504,7 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
     def decision_function(self, X):
         """The scores X @ coef_ᵀ + intercept_: (n_samples,) for two classes, else (n_samples, n_classes)."""
         check_is_fitted(self)
-        X = validate_data(self, X, reset=False, dtype=np.float64)
+        X = validate_data(self, X, accept_sparse=SPARSE_FORMATS, reset=False, dtype=np.float64)
         scores = safe_sparse_dot(X, self.coef_.T) + self.intercept_
         return scores[:, 0] if scores.shape[1] == 1 else scores
 
@@ -525,6 +527,11 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
         scores = self.decision_function(X)
         index = (scores > 0).astype(int) if scores.ndim == 1 else scores.argmax(axis=1)
         return self.classes_[index]
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.sparse = True
+        return tags
 
 
 __all__ = ["LinearRegression", "Ridge", "LogisticRegression"]
