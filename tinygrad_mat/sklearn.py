@@ -344,7 +344,8 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
             raise ValueError(f"{name}: tol must be a number ≥ 0, got {self.tol!r}")
         if not isinstance(self.max_iter, numbers.Integral) or self.max_iter <= 0:
             raise ValueError(f"{name}: max_iter must be a positive integer, got {self.max_iter!r}")
-        if not (self.class_weight is None or self.class_weight == "balanced" or isinstance(self.class_weight, dict)):
+        if not (self.class_weight is None or isinstance(self.class_weight, dict) or
+                (isinstance(self.class_weight, str) and self.class_weight == "balanced")):
             raise ValueError(f"{name}: class_weight must be None, 'balanced' or a dict {{label: weight}}, "
                              f"not {self.class_weight!r}")
         if self.solver in ("sgd", "adam"):
@@ -374,6 +375,17 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
                              "give at least one sample a positive weight")
         return weights
 
+    def _problem(self, X, y, sample_weight):
+        """The classes, and the scaled objective of this data with its weights."""
+        classes, y_index = np.unique(y, return_inverse=True)
+        if len(classes) < 2:
+            raise ValueError(f"LogisticRegression: needs samples of at least 2 classes, got one class: {classes[0]!r}")
+        weights = self._weights(X, y, classes, y_index, sample_weight)
+        total = X.shape[0] if weights is None else float(weights.sum())
+        l2 = 1.0 / (self.C * total) if self._penalised() else 0.0
+        targets = y_index.astype(float) if len(classes) == 2 else y_index
+        return classes, _Objective(X, targets, weights, len(classes), l2, self.solver)
+
     # -- fitting
 
     def fit(self, X, y, sample_weight=None):
@@ -384,16 +396,8 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
         X, y = validate_data(self, X, y, accept_sparse="csr", dtype=np.float64)
         y = column_or_1d(y, warn=True)
         check_classification_targets(y)
-        classes, y_index = np.unique(y, return_inverse=True)
-        if len(classes) < 2:
-            raise ValueError(f"LogisticRegression: needs samples of at least 2 classes, got one class: {classes[0]!r}")
-        weights = self._weights(X, y, classes, y_index, sample_weight)
-        n_classes = len(classes)
-        total = X.shape[0] if weights is None else float(weights.sum())
-        l2 = 1.0 / (self.C * total) if self._penalised() else 0.0
-        targets = y_index.astype(float) if n_classes == 2 else y_index
-        objective = _Objective(X, targets, weights, n_classes, l2, self.solver)
-        rows = 1 if n_classes == 2 else n_classes
+        classes, objective = self._problem(X, y, sample_weight)
+        rows = 1 if len(classes) == 2 else len(classes)
         W = creation.zeros((rows, X.shape[1]), requires_grad=True)
         b = creation.zeros(rows, requires_grad=True) if self.fit_intercept else None
         params = [W] + ([b] if b is not None else [])
@@ -426,8 +430,9 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
         float64's floor; otherwise why it stopped."""
         if largest <= max(self.tol, FLOAT64_FLOOR):
             return None
+        advice = "standardise X" + (", or try solver='lbfgs'" if self.solver != "lbfgs" else "")
         return (f"no decrease of the objective was found after {iterations} iterations while its gradient is "
-                f"still {largest:.3g} > tol={self.tol}: standardise X, or try solver='lbfgs'")
+                f"still {largest:.3g} > tol={self.tol}: {advice}")
 
     def _lbfgs(self, objective, W, b, params):
         # max_eval leaves max_iter as the only budget (a strong-Wolfe search takes ≤ 25 evaluations)
