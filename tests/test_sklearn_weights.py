@@ -94,6 +94,8 @@ def test_logistic_regression_with_sample_weight_equals_scikit_learns(data, solve
     best = weighted_objective(reference, X, y, 0.7, weights)
     assert abs(weighted_objective(model, X, y, 0.7, weights) - best) <= 1e-8 * best
     np.testing.assert_allclose(model.predict_proba(X), reference.predict_proba(X), atol=1e-5)
+    np.testing.assert_allclose(model.coef_, reference.coef_, atol=1e-4 * np.abs(reference.coef_).max())
+    np.testing.assert_allclose(model.intercept_, reference.intercept_, atol=1e-4 * np.abs(reference.coef_).max())
     # the unweighted objective is another one: its minimum is not this fit
     unweighted = LogisticRegression(C=0.7, tol=1e-9, max_iter=2000).fit(X, y)
     assert weighted_objective(unweighted, X, y, 0.7, weights) > best * (1 + 1e-4)
@@ -161,23 +163,30 @@ def hand_made(classes):
     return X, y, weights
 
 
-ESTIMATORS = {
-    "LinearRegression": lambda: LinearRegression(),
-    "Ridge": lambda: Ridge(alpha=0.7),
-    "LogisticRegression-lbfgs": lambda: LogisticRegression(C=3.0, tol=1e-10, max_iter=500),
-    "LogisticRegression-newton": lambda: LogisticRegression(C=3.0, solver="newton", tol=1e-10),
-    "LogisticRegression-no-penalty": lambda: LogisticRegression(C=np.inf, tol=1e-10, max_iter=500),
+ESTIMATORS = {  # ours, and scikit-learn's counterpart
+    "LinearRegression": (LinearRegression, SkLinearRegression),
+    "Ridge": (lambda: Ridge(alpha=0.7), lambda: SkRidge(alpha=0.7)),
+    "LogisticRegression-lbfgs": (lambda: LogisticRegression(C=3.0, tol=1e-10, max_iter=500),
+                                 lambda: SkLogisticRegression(C=3.0, tol=1e-12, max_iter=10_000)),
+    "LogisticRegression-newton": (lambda: LogisticRegression(C=3.0, solver="newton", tol=1e-10),
+                                  lambda: SkLogisticRegression(C=3.0, tol=1e-12, max_iter=10_000)),
+    "LogisticRegression-no-penalty": (lambda: LogisticRegression(C=np.inf, tol=1e-10, max_iter=500),
+                                      lambda: SkLogisticRegression(C=np.inf, tol=1e-12, max_iter=10_000)),
 }
 
 
 @pytest.mark.parametrize("classes", [2, 3])
-@pytest.mark.parametrize("make", ESTIMATORS.values(), ids=ESTIMATORS.keys())
-def test_integer_weights_equal_repeated_rows_and_zero_weights_removed_rows(make, classes):
+@pytest.mark.parametrize("make, theirs", ESTIMATORS.values(), ids=ESTIMATORS.keys())
+def test_integer_weights_equal_repeated_rows_and_zero_weights_removed_rows(make, theirs, classes):
     X, y, weights = hand_made(classes)
     weighted = converged(make(), X, y, sample_weight=weights)
     repeated = converged(make(), np.repeat(X, weights, axis=0), np.repeat(y, weights))
     np.testing.assert_allclose(weighted.coef_, repeated.coef_, rtol=1e-7, atol=1e-9)
     np.testing.assert_allclose(weighted.intercept_, repeated.intercept_, rtol=1e-7, atol=1e-9)
+    reference = theirs().fit(X, y, sample_weight=weights)
+    scale = np.abs(reference.coef_).max()  # our lbfgs may stop at a gradient of 1e-8 (√ε), not 1e-10
+    np.testing.assert_allclose(weighted.coef_, reference.coef_, rtol=1e-6, atol=1e-7 * scale)
+    np.testing.assert_allclose(weighted.intercept_, reference.intercept_, rtol=1e-6, atol=1e-7 * scale)
     # weights of 2 scale the data term: Ridge's Σ 2rᵢ² + α‖w‖² is twice Σ rᵢ² + (α/2)‖w‖², and
     # C·Σ 2·lossᵢ + ½‖W‖² is (2C)·Σ lossᵢ + ½‖W‖² (scikit-learn's scaling; C = inf stays inf)
     doubled = converged(make(), X, y, sample_weight=np.full(len(y), 2.0))

@@ -270,8 +270,8 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
     Σs / (n_classes · Σs of the class), sample weights included). Every solver minimises it, scaled
     by 1/(C·Σs) as scikit-learn does internally, and stops when the largest entry of that scaled
     objective's gradient on all the data is ≤ ``tol`` (scikit-learn's lbfgs rule), or, for lbfgs and
-    Newton, when the objective can no longer decrease in float64 and that gradient is ≤ √ε ≈ 1.5e-8
-    (a smaller tol is out of float64's reach; scikit-learn's lbfgs stops there too):
+    Newton, when the objective stops decreasing (by 1e-15 or more, at its scale of one) with that
+    gradient ≤ √ε ≈ 1.5e-8: a tol below √ε may end there, as scikit-learn's lbfgs ends on its ftol:
 
     - 'lbfgs': L-BFGS with a strong-Wolfe line search; ``max_iter`` iterations at most.
     - 'newton-cholesky' (or 'newton'): Newton's method with the exact Hessian; 'newton-cg': with
