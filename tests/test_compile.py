@@ -23,6 +23,9 @@ def assert_same(actual, expected, what=""):
 # ---------------------------------------------------------------- the op sweep
 
 
+REFUSED = {"sparse_matmul"}  # ops tm.compile refuses on purpose
+
+
 def _case_step(case, leaves):
     def step(u):
         out = case.fn(*leaves)
@@ -44,6 +47,10 @@ def test_a_replayed_step_equals_the_eager_step_for_every_op(case):
     eager = _case_step(case, twins)
     with tm.no_grad():
         shape = case.fn(*[tm.tensor(x) for x in draws[0]]).shape
+    if case.op in REFUSED:  # a constant compile cannot guard (a scipy.sparse matrix): refused, never baked in
+        with pytest.raises(tm.CompileError, match="scipy.sparse"):
+            compiled(rng.standard_normal(shape))
+        return
     for call, xs in enumerate(draws):
         u = rng.standard_normal(shape)
         for a, b, x in zip(leaves, twins, xs):
@@ -61,6 +68,8 @@ def test_most_of_the_sweep_replays_without_tracing_again():
     """Only ops whose prepare reads input values (masks, sorts) trace again when the values change."""
     retraced = []
     for case in CASES:
+        if case.op in REFUSED:
+            continue
         leaves = [tm.tensor(x, requires_grad=True) for x in random_inputs(np.random.default_rng(1), case.shapes, case.domain)]
         compiled = tm.compile(_case_step(case, leaves))
         with tm.no_grad():

@@ -244,3 +244,14 @@ def test_scipy_functions_on_tensors_that_carry_a_derivative_are_refused():
     with pytest.raises(TypeError, match="no derivative"):
         scipy.linalg.inv(t)
     np.testing.assert_allclose(scipy.linalg.inv(t.detach()), np.eye(2) / 2.0)  # values: fine
+
+
+def test_a_frozen_csr_matrix_is_used_without_a_copy():
+    S = sp.csr_matrix(DENSE)
+    for part in (S.data, S.indices, S.indptr):
+        part.flags.writeable = False
+    x = tm.tensor(np.ones(4), requires_grad=True)
+    y = S @ x
+    assert y._node.params["matrix"] is S  # read-only arrays: no edit can reach it, so no copy
+    writeable = sp.csr_matrix(DENSE)
+    assert (writeable @ x)._node.params["matrix"] is not writeable

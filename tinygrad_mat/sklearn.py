@@ -394,6 +394,10 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
         self._check_parameters()
         # CSC arrives as CSR, one copy: minibatches slice rows (X is never densified)
         X, y = validate_data(self, X, y, accept_sparse="csr", dtype=np.float64)
+        if _is_sparse(X):  # one frozen copy: the sparse products of every evaluation use it uncopied
+            X = X.copy()
+            for part in (X.data, X.indices, X.indptr):
+                part.flags.writeable = False
         y = column_or_1d(y, warn=True)
         check_classification_targets(y)
         classes, objective = self._problem(X, y, sample_weight)

@@ -14,9 +14,18 @@ from ..foreign import is_sparse
 from .base import Linear, register
 
 
+def _frozen_float_csr(matrix):
+    """True for a CSR matrix in float32/64 whose arrays are all read-only: no edit can reach it."""
+    return (getattr(matrix, "format", None) == "csr" and matrix.dtype in (np.float32, np.float64)
+            and not any(a.flags.writeable for a in (matrix.data, matrix.indices, matrix.indptr)))
+
+
 def _as_float_csr(matrix, opname):
     """A CSR copy in float64 (float32 kept): the graph keeps it, so later edits of the caller's
-    matrix cannot change a gradient."""
+    matrix cannot change a gradient. A CSR matrix whose arrays are read-only is kept as it is (a
+    fit that multiplies one matrix many times freezes it once)."""
+    if _frozen_float_csr(matrix):
+        return matrix
     if getattr(matrix, "ndim", 2) != 2:
         raise ShapeError(f"{opname}: a scipy.sparse operand must be 2-D, got shape {matrix.shape}")
     dtype = matrix.dtype
