@@ -305,3 +305,17 @@ def test_bad_input():
     for transform in (tm.jacobian, tm.jacfwd, tm.jacrev, tm.hessian):
         with pytest.raises(ValueError, match="argnums 1 is out of range"):
             transform(lambda x: (x * x).sum(), argnums=1)(np.ones(2))
+
+
+def test_a_finished_batched_level_is_not_carried_on_by_a_later_pass():
+    """jvp of grad of a function that uses jacfwd: the batched tangents jacfwd left on the Tensors
+    its graph saved must not run through the recorded backward (they no longer fit: an error then)."""
+    x, v = np.array([0.3, 0.7]), np.array([1.0, 0.5])
+    with_jacfwd = lambda x: np.sum(np.sin(tm.jacfwd(np.sin)(x)))
+    with_jacrev = lambda x: np.sum(np.sin(tm.jacrev(np.sin)(x)))
+    _, tangent = tm.jvp(tm.grad(with_jacfwd), (x,), (v,))
+    _, reference = tm.jvp(tm.grad(with_jacrev), (x,), (v,))
+    gradient = lambda x: -np.cos(np.cos(x)) * np.sin(x)  # the sum is Σ sin(cos xᵢ) + constants
+    h = 1e-6
+    np.testing.assert_allclose(tangent, (gradient(x + h * v) - gradient(x - h * v)) / (2 * h), rtol=1e-7)
+    np.testing.assert_allclose(tangent, reference, rtol=1e-12)

@@ -37,12 +37,15 @@ def _twin(out):
 def propagate(op, inputs, out, params, xp):
     """Give ``out`` the tangent of every level its inputs carry (below the current ceiling)."""
     top = _state.ceiling
+    # Only the levels of jvps still running: a finished level's tangents stay on the Tensors it saw
+    # (a graph may have saved them), but nothing may carry them on (a batched one no longer fits).
+    running = [record.level for record in _state.transforms]
     levels = []
     for a in inputs:
         carried = getattr(a, "_tangents", None)
         if carried:
             for k in carried:
-                if k < top and k not in levels:
+                if k < top and k not in levels and k in running:
                     levels.append(k)
     if not levels:
         return
