@@ -144,7 +144,7 @@ class Adam(Optimizer):
                 state["exp_avg"] = np.zeros(p.shape, dtype=p.dtype)
                 state["exp_avg_sq"] = np.zeros(p.shape, dtype=p.dtype)
             state["step"] += 1
-            t = state["step"]
+            t = float(state["step"])  # a Python number, whatever type of count was loaded (PyTorch: .item())
             bias_correction1 = 1.0 - beta1**t
             bias_correction2_sqrt = math.sqrt(1.0 - beta2**t)
             if group["amsgrad"]:

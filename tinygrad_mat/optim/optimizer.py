@@ -59,6 +59,15 @@ def is_count(value):
     return is_real(value) and value >= 0
 
 
+def plain_number(value):
+    """A loaded number (a numpy scalar or a 0-d array, as a converted PyTorch state holds) as a
+    Python int or float; anything else as it is (the checks then say what is wrong with it)."""
+    if not is_real(value):
+        return value
+    value = value.item() if hasattr(value, "item") else value
+    return int(value) if float(value).is_integer() else float(value)
+
+
 def array_problem(key, value, shape, dtype):
     """Why ``value`` cannot be the state array ``key`` of a parameter of ``shape`` and ``dtype``, as
     (exception class, sentence); None when it can."""
@@ -73,11 +82,11 @@ def array_problem(key, value, shape, dtype):
     return None
 
 
-def cast_array(key, value, dtype, where):
+def cast_array(key, value, dtype):
     """``value`` as a new array of ``dtype`` (PyTorch casts floating state to the parameter's dtype)."""
     array = np.asarray(value)
     if array.dtype.kind not in "iuf":
-        raise TypeError(f"{where}: state {key!r} holds {array.dtype} values, not real numbers")
+        raise TypeError(f"state {key!r} holds {array.dtype} values, not real numbers")
     return np.array(array, dtype=dtype)
 
 
@@ -269,7 +278,10 @@ class Optimizer:
                 raise ValueError(f"{name}.load_state_dict: state key {key!r} is not a parameter index "
                                  f"(0 to {len(params) - 1})")
             p = params[int(key)]
-            new_state[p] = {k: self.load_entry(k, v, p) for k, v in entries.items()}
+            try:
+                new_state[p] = {k: self.load_entry(k, v, p) for k, v in entries.items()}
+            except TypeError as error:
+                raise TypeError(f"{name}.load_state_dict: parameter {key}: {error}; nothing was loaded") from None
             problem = self.state_problem(p, new_state[p])
             if problem is not None:
                 raise self.state_error("load_state_dict", int(key), p, problem)
@@ -283,9 +295,12 @@ class Optimizer:
 
     def load_entry(self, key, value, p):
         """A loaded state entry as the optimizer keeps it: state arrays cast to ``p``'s dtype (a new
-        array), everything else copied as it is."""
+        array, as PyTorch casts); step counts as Python numbers (never cast to the parameter's dtype,
+        as in PyTorch); anything else copied as it is."""
         if key in self.state_arrays:
-            return cast_array(key, value, p.dtype, f"{type(self).__name__}.load_state_dict")
+            return cast_array(key, value, p.dtype)
+        if key in self.state_counts:
+            return plain_number(value)
         return copy_state_value(value)
 
     def __repr__(self):

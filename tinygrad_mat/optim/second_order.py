@@ -16,7 +16,7 @@ import numpy as np
 from .. import modes
 from ..errors import DTypeError, GraphError, ShapeError
 from ..tensor import gradients
-from .optimizer import Optimizer, cast_array, copy_state_value, is_count, is_real, positive, rebind
+from .optimizer import Optimizer, cast_array, is_count, is_real, plain_number, positive, rebind
 
 
 class _Flat:
@@ -317,16 +317,15 @@ class LBFGS(Optimizer):
 
     def load_entry(self, key, value, p):
         """Vectors cast to the parameters' common dtype (PyTorch casts tensors to the first
-        parameter's); numbers and counts as they are."""
+        parameter's); numbers and counts as Python numbers."""
         dtype = _Flat(self.param_groups[0]["params"]).dtype
-        where = "LBFGS.load_state_dict"
         if key in ("d", "prev_flat_grad"):
-            return cast_array(key, value, dtype, where)
+            return cast_array(key, value, dtype)
         if key in ("old_dirs", "old_stps") and isinstance(value, (list, tuple)):
-            return [cast_array(f"{key}[{i}]", v, dtype, where) for i, v in enumerate(value)]
+            return [cast_array(f"{key}[{i}]", v, dtype) for i, v in enumerate(value)]
         if key in ("ro", "al") and isinstance(value, (list, tuple)):
-            return [copy_state_value(v) for v in value]
-        return copy_state_value(value)
+            return [plain_number(v) for v in value]
+        return plain_number(copy_state_value(value))
 
     @modes.replayed_as_call()
     def step(self, closure=None):
