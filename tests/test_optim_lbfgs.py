@@ -365,7 +365,7 @@ def test_a_step_refuses_parameters_rebound_to_another_size():
     w.data = np.ones(5)
     before = _copy(opt.state[w])
     with pytest.raises(tm.ShapeError, match=r"LBFGS.step: state '(d|prev_flat_grad|old_dirs\[0\]|old_stps\[0\])' has "
-                                            r"shape \(4,\), but the parameters have 6 entries in all .*nothing was "
+                                            r"shape \(4,\), but the parameters \(shapes \(5,\), \(1,\)\) have 6 entries in all .*nothing was "
                                             r"updated.*opt.state.clear\(\)"):
         opt.step(closure)
     np.testing.assert_array_equal(w.numpy(), np.ones(5))
@@ -380,7 +380,7 @@ def test_load_state_dict_refuses_a_history_that_does_not_fit():
     saved = opt.state_dict()
     before = _copy(opt.state[w])
     for change, message in [
-        (dict(d=np.zeros(3)), r"state 'd' has shape \(3,\), but the parameters have 4 entries"),
+        (dict(d=np.zeros(3)), r"state 'd' has shape \(3,\), but the parameters \(shapes \(3,\), \(1,\)\) have 4 entries"),
         (dict(old_dirs=[np.zeros(4)] * (len(saved["state"][0]["old_stps"]) + 1)), "its history lists old_dirs, old_stps and ro differ in length"),
         (dict(ro="x"), "state 'ro' must be a list of numbers"),
         (dict(n_iter=-2), "state 'n_iter' must be a number ≥ 0"),
@@ -447,3 +447,21 @@ def test_the_iteration_count_reads_as_before():
     assert "lbfgs" not in opt.state and list(opt.state) == [w]  # not a stored entry
     with pytest.raises(KeyError):
         opt.state["other"]
+
+
+def test_float32_parameters_keep_a_float32_history():
+    """The line search's step once made the history float64, and the next step refused it."""
+    x = tm.tensor(np.array([-1.2, 1.0], dtype=np.float32), requires_grad=True)
+    opt = tm.optim.LBFGS([x], max_iter=30, line_search_fn="strong_wolfe")
+
+    def closure():
+        loss = (1 - x[0]) ** 2 + 100 * (x[1] - x[0] ** 2) ** 2
+        loss.backward()
+        return loss
+
+    for _ in range(3):
+        opt.step(closure)
+    state = opt.state[x]
+    assert x.dtype == np.float32 and state["d"].dtype == state["prev_flat_grad"].dtype == np.float32
+    assert all(v.dtype == np.float32 for v in state["old_dirs"] + state["old_stps"])
+    assert np.abs(x.numpy() - 1.0).max() < 1e-3

@@ -204,12 +204,21 @@ def test_preconditioned_refuses_a_per_coordinate_rate_that_no_longer_fits():
     assert w.shape == (1,)
 
 
-def test_newton_keeps_no_state_and_refuses_any():
+@pytest.mark.parametrize("name", ["Newton", "Preconditioned"])
+def test_optimizers_without_state_refuse_any(name):
     x = tm.tensor(np.ones(2), requires_grad=True)
-    opt = tm.optim.Newton([x])
+    opt = tm.optim.Newton([x]) if name == "Newton" else tm.optim.Preconditioned([x], lr=0.1)
+    with pytest.raises(ValueError, match=rf"{name}.load_state_dict: parameter 0: state 'H' is not one {name} keeps "
+                                         r"\(it keeps: nothing\)"):
+        opt.load_state_dict({"state": {0: {"H": np.eye(2)}}, "param_groups": opt.state_dict()["param_groups"]})
+    assert opt.state == {}
     opt.state[x] = {"H": np.eye(2)}
-    with pytest.raises(ValueError, match=r"Newton.step: parameter 0 .*state 'H' is not one Newton keeps \(it keeps: nothing\)"):
-        opt.step(lambda: (x * x).sum())
+    with pytest.raises(ValueError, match=rf"{name}.step: parameter 0 .*state 'H' is not one {name} keeps"):
+        if name == "Newton":
+            opt.step(lambda: (x * x).sum())
+        else:
+            (x * x).sum().backward()
+            opt.step()
     np.testing.assert_array_equal(x.numpy(), [1.0, 1.0])
 
 

@@ -96,7 +96,7 @@ class Optimizer:
 
     needs_closure = False
     state_arrays = ()  # state entries that are arrays of the parameter's shape and dtype
-    state_counts = ()  # state entries that are numbers ≥ 0 (a step count), kept as they are
+    state_counts = ()  # state entries that are numbers ≥ 0 (a step count), never cast to the parameter's dtype
     state_required = ()  # entries a parameter's state must have once it has any
 
     def __init__(self, params, defaults):

@@ -69,9 +69,11 @@ def _restoring(params, run):
 def _cubic_interpolate(x1, f1, g1, x2, f2, g2, bounds=None):
     """PyTorch's ``_cubic_interpolate``: the minimiser of the cubic through (x1, f1) and (x2, f2)
     with slopes g1 and g2, clamped to ``bounds`` (default: between x1 and x2); their midpoint where
-    the cubic has no minimiser. numpy scalars, as PyTorch's 0-d tensors: a division by zero gives
-    inf or nan (then the midpoint), not an exception."""
-    x1, f1, g1, x2, f2, g2 = (np.float64(v) for v in (x1, f1, g1, x2, f2, g2))
+    the cubic has no minimiser. numpy scalars of the slopes' dtype, as PyTorch's 0-d tensors: float32
+    parameters interpolate in float32, and a division by zero gives inf or nan (then the midpoint),
+    not an exception."""
+    dtype = np.result_type(np.asarray(g1), np.asarray(g2))  # Python floats: float64
+    x1, f1, g1, x2, f2, g2 = (dtype.type(v) for v in (x1, f1, g1, x2, f2, g2))
     if bounds is not None:
         xmin_bound, xmax_bound = bounds
     else:
@@ -191,8 +193,9 @@ def _vector_problem(key, value, flat):
     if type(value) is not np.ndarray:
         return TypeError, f"state {key!r} is a {type(value).__name__}, not a numpy array"
     if value.shape != (flat.size,):
-        return ShapeError, (f"state {key!r} has shape {value.shape}, but the parameters have {flat.size} entries "
-                            f"in all (it must have shape ({flat.size},))")
+        shapes = ", ".join(str(p.shape) for p in flat.params)
+        return ShapeError, (f"state {key!r} has shape {value.shape}, but the parameters (shapes {shapes}) have "
+                            f"{flat.size} entries in all (it must have shape ({flat.size},))")
     if value.dtype != flat.dtype:
         return DTypeError, f"state {key!r} has dtype {value.dtype}, the parameters {flat.dtype}"
     return None
