@@ -469,6 +469,7 @@ class LBFGS(Optimizer):
             r = r + (al[i] - be_i) * old_stps[i]
         return r
 
+
 class Newton(Optimizer):
     """Newton's method: d = −(H + λI)⁻¹ g from the exact Hessian of the loss in all parameters
     (``method='exact'``, assembled from Hessian-vector products), or from conjugate gradients on
