@@ -255,3 +255,176 @@ def test_dataloader_reads_h5py_like_data_in_increasing_order():
         np.testing.assert_array_equal(Xb[:, 0], 2 * yb)
         seen.extend(yb.tolist())
     assert sorted(seen) == list(range(20)) and seen != sorted(seen)
+
+
+# ---------------------------------------------------------------- a non-finite loss leaves the last finite weights
+
+TRAIN_OPTIMIZERS = {
+    "sgd-momentum": (lambda p: tm.optim.SGD(p, lr=0.05, momentum=0.9), 1),
+    "adam": (lambda p: tm.optim.Adam(p, lr=0.05), 1),
+    "lbfgs-wolfe": (lambda p: tm.optim.LBFGS(p, max_iter=5, line_search_fn="strong_wolfe"), 4),
+    "lbfgs-fixed": (lambda p: tm.optim.LBFGS(p, lr=0.5, max_iter=5), 4),
+    "newton": (lambda p: tm.optim.Newton(p), 2),
+}
+
+
+def _recording_batches(model, batches):
+    """The batches, recording the parameters as each one is handed out (before its step)."""
+    seen = []
+
+    def batches_():
+        for batch in batches:
+            seen.append({name: p.numpy().copy() for name, p in model.named_parameters()})
+            yield batch
+
+    return batches_(), seen
+
+
+@pytest.mark.parametrize("name", sorted(TRAIN_OPTIMIZERS))
+def test_a_loss_that_turns_nan_inside_a_step_leaves_the_weights_before_that_step(name):
+    """The loss function returns NaN from its k-th call on: for the closure optimizers that call is
+    inside the third step, after their line search or fixed steps moved the parameters."""
+    make, calls_into_step = TRAIN_OPTIMIZERS[name]
+    X, y = make_regression(96)
+    y = y + 0.5 * np.random.default_rng(0).standard_normal(96)  # each batch has its own optimum
+    tm.random.seed(1)
+    model = tm.nn.Linear(3, 1)
+    optimizer = make(model.parameters())
+    calls = []
+
+    def loss_fn(prediction, target):
+        calls.append(len(calls))
+        loss = F.mse_loss(prediction[:, 0], target)
+        return loss * np.nan if len(calls) > fail_after else loss
+
+    fail_after = _calls_for_two_steps(make, X, y) + calls_into_step - 1
+    batches, seen = _recording_batches(model, [(X[i:i + 32], y[i:i + 32]) for i in range(0, 96, 32)])
+    with pytest.raises(FloatingPointError, match=r"train: the loss became nan at epoch 0, batch 2; the parameters are "
+                                                 r"left as they were before this step"):
+        tm.train(model, loss_fn, optimizer, batches, epochs=1, progress=False)
+    assert len(seen) == 3 and len(calls) == fail_after + 1
+    for key, p in model.named_parameters():
+        np.testing.assert_array_equal(p.numpy(), seen[2][key])
+        assert np.isfinite(p.numpy()).all()
+
+
+def _calls_for_two_steps(make, X, y):
+    """How many times the loss function is called in the first two steps (the same run, without NaN)."""
+    tm.random.seed(1)
+    model = tm.nn.Linear(3, 1)
+    calls = []
+
+    def loss_fn(prediction, target):
+        calls.append(1)
+        return F.mse_loss(prediction[:, 0], target)
+
+    tm.train(model, loss_fn, make(model.parameters()), [(X[i:i + 32], y[i:i + 32]) for i in range(0, 64, 32)],
+             epochs=1, progress=False)
+    return len(calls)
+
+
+@pytest.mark.parametrize("name", ["sgd-momentum", "adam", "lbfgs-wolfe"])
+def test_a_non_finite_gradient_stops_training_before_the_update(name):
+    """A finite loss whose gradient is NaN (0 · sqrt′(0)): the parameters keep their values."""
+    make, _ = TRAIN_OPTIMIZERS[name]
+    X, y = make_regression(32)
+    model = tm.nn.Linear(3, 1)
+    model.weight.data = np.array([[0.0, 1.0, -1.0]])
+    start = {key: p.numpy().copy() for key, p in model.named_parameters()}
+    loss_fn = lambda p, t: F.mse_loss(p[:, 0], t) + 0.0 * tm.sqrt(tm.abs(model.weight)).sum()
+    with np.errstate(divide="ignore", invalid="ignore"), pytest.raises(
+            FloatingPointError, match=r"train: the gradient of parameter \d \(shape \(1, 3\)\) has NaN or inf at epoch 0, "
+                                      r"batch 0 \(the loss is finite\)"):
+        tm.train(model, loss_fn, make(model.parameters()), [(X, y)], epochs=1, progress=False)
+    for key, p in model.named_parameters():
+        np.testing.assert_array_equal(p.numpy(), start[key])
+
+
+def test_an_update_that_overflows_is_undone():
+    X, y = make_regression(32)
+    model = tm.nn.Linear(3, 1)
+    start = {key: p.numpy().copy() for key, p in model.named_parameters()}
+    with np.errstate(over="ignore"), pytest.raises(
+            FloatingPointError, match=r"train: the update at epoch 0, batch 0 made parameter \d .* NaN or inf from a "
+                                      r"finite loss and gradient .* put back to their values before this step"):
+        tm.train(model, lambda p, t: F.mse_loss(p[:, 0], t), tm.optim.SGD(model.parameters(), lr=1e308), [(X, y)],
+                 epochs=1, progress=False)
+    for key, p in model.named_parameters():
+        np.testing.assert_array_equal(p.numpy(), start[key])
+
+
+# ---------------------------------------------------------------- EarlyStopping, as Keras' semantics
+
+
+def run_stopper(values, **options):
+    """Feed ``values`` (one per epoch) to an EarlyStopping; (epoch it stopped at or None, best, waits)."""
+    stopper = tm.EarlyStopping(monitor="score", restore_best=False, **options)
+    history, waits = tm.History(), []
+    for epoch, value in enumerate(values):
+        history.epochs.append({"epoch": epoch, "score": value})
+        stop = stopper(epoch, history, None)
+        waits.append(stopper.waited)
+        if stop:
+            return epoch, stopper.best, waits
+    return None, stopper.best, waits
+
+
+def test_early_stopping_min_mode_improves_only_below_best_minus_min_delta():
+    # 3.75 ties best − min_delta (no improvement); 3.5 and 3.0 improve; 3.0 again and 2.875 (within 0.25) do not
+    assert run_stopper([4.0, 3.75, 3.5, 3.0, 3.0, 2.875, 2.0], patience=2, min_delta=0.25) == (5, 3.0, [0, 1, 0, 0, 1, 2])
+    # without min_delta any decrease improves, a tie does not
+    assert run_stopper([4.0, 3.0, 3.0, 2.5, 2.5, 2.5], patience=2) == (5, 2.5, [0, 0, 1, 0, 1, 2])
+
+
+def test_early_stopping_max_mode_improves_only_above_best_plus_min_delta():
+    # the mirror image: 1.25 ties best + min_delta; 2.125 is within 0.25 of 2.0
+    assert run_stopper([1.0, 1.25, 1.5, 2.0, 2.0, 2.125, 3.0], mode="max", patience=2, min_delta=0.25) == \
+        (5, 2.0, [0, 1, 0, 0, 1, 2])
+    assert run_stopper([1.0, 2.0, 2.0, 2.5, 2.5, 2.5], mode="max", patience=2) == (5, 2.5, [0, 0, 1, 0, 1, 2])
+    # a decrease never improves in max mode, whatever min_delta
+    assert run_stopper([1.0, 0.5, 0.9], mode="max", patience=5, min_delta=0.25) == (None, 1.0, [0, 1, 2])
+
+
+def test_early_stopping_first_epoch_patience_and_nan():
+    assert run_stopper([-1e9, -1e9], mode="max", patience=1) == (1, -1e9, [0, 1])  # the first epoch sets the best
+    assert run_stopper([5.0, 6.0], patience=0) == (1, 5.0, [0, 1])  # patience 0: the first epoch without improvement
+    assert run_stopper([5.0, 4.0, 3.0, 2.0], patience=1) == (None, 2.0, [0, 0, 0, 0])
+    assert run_stopper([np.nan, 2.0, np.nan, 1.5], patience=2) == (None, 1.5, [1, 0, 1, 0])  # NaN never improves
+    for options, message in [(dict(min_delta=-0.1), "min_delta must be a finite number ≥ 0"),
+                             (dict(patience=-1), "patience must be an integer ≥ 0"),
+                             (dict(mode="maximum"), "mode must be 'min' or 'max'")]:
+        with pytest.raises(ValueError, match=f"EarlyStopping: {message}"):
+            tm.EarlyStopping(**options)
+
+
+def test_early_stopping_restores_the_parameters_of_the_best_epoch():
+    model = tm.nn.Linear(2, 1)
+    stopper = tm.EarlyStopping(monitor="accuracy", mode="max", patience=2)
+    history, weights = tm.History(), []
+    for epoch, accuracy in enumerate([0.5, 0.7, 0.65, 0.69, 0.9]):
+        model.weight.data = np.full((1, 2), float(epoch))  # what an epoch of training would change
+        weights.append(model.weight.numpy().copy())
+        history.epochs.append({"epoch": epoch, "accuracy": accuracy})
+        if stopper(epoch, history, model):
+            break
+    assert epoch == 3 and stopper.best == 0.7
+    np.testing.assert_array_equal(model.weight.numpy(), weights[1])
+
+
+# ---------------------------------------------------------------- History
+
+
+def test_history_names_the_recorded_keys_for_a_key_no_epoch_recorded():
+    X, y = make_regression(64)
+    model = tm.nn.Linear(3, 1)
+    history = tm.train(model, lambda p, t: F.mse_loss(p[:, 0], t), tm.optim.SGD(model.parameters(), lr=0.01),
+                       tm.data.DataLoader(X, y, batch_size=32), epochs=2, metrics={"r2": tm.metrics.r2_score},
+                       progress=False)
+    assert len(history["loss"]) == 2 and len(history["r2"]) == 2
+    with pytest.raises(KeyError, match=r"History: no epoch recorded 'val_loss'; recorded: \['epoch', 'loss', 'time', 'r2'\]"):
+        history["val_loss"]
+    with pytest.raises(KeyError, match=r"no epoch recorded 'los'"):
+        history["los"]
+    assert "loss" in history and "val_loss" not in history
+    history.epochs[1]["val_loss"] = 0.5  # recorded in some epochs only: one value per epoch that has it
+    assert history["val_loss"] == [0.5]

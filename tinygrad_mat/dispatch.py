@@ -6,6 +6,8 @@ machine; elsewhere the numpy path, which gives the same values, runs.
 """
 import numpy as np
 
+from .errors import DTypeError, ShapeError
+
 # sigmoid: the one-pass kernel wins below ~1k elements (numpy makes five calls) and above
 # ~16k (numpy makes five passes over memory); in between numpy's SIMD exp in cache wins.
 SIGMOID_NUMPY_BAND = (1024, 16384)
@@ -134,6 +136,26 @@ def _parallel(size):
     return numba.get_num_threads() > 1
 
 
+def check_update(name, p, g, state):
+    """Raise unless the gradient and every state array (``state``: (name, array) pairs) have the
+    parameter's shape and dtype and the state arrays can be written: numpy would broadcast a
+    mismatch into a silently reshaped parameter, a kernel would read and write past an array's end."""
+    for label, array in (("gradient", g),) + state:
+        if array.shape != p.shape:
+            raise ShapeError(f"{name}: the {label} has shape {array.shape}, the parameter {p.shape}")
+        if array.dtype != p.dtype:
+            raise DTypeError(f"{name}: the {label} has dtype {array.dtype}, the parameter {p.dtype}")
+    for label, array in state:
+        if not array.flags.writeable:
+            raise ValueError(f"{name}: the {label} is read-only (it is updated in place)")
+
+
+def _kernel_runs(p, state, min_size):
+    """True when the fused kernel runs: a large float64 parameter, state arrays it can write through
+    a flat view (C-contiguous; a reshape of another layout would be a copy)."""
+    return p.size >= min_size and p.dtype == np.float64 and all(array.flags.c_contiguous for _, array in state)
+
+
 def numpy_adam(p, g, m, v, lr, beta1, beta2, eps, bias_correction1, bias_correction2_sqrt, weight_decay, decoupled):
     """One Adam step as PyTorch's (m, v updated in place; returns the new parameters)."""
     if decoupled:
@@ -147,9 +169,12 @@ def numpy_adam(p, g, m, v, lr, beta1, beta2, eps, bias_correction1, bias_correct
 
 
 def adam(p, g, m, v, *options):
-    """One Adam step on arrays of any shape: the fused kernel for large ones, numpy for small ones."""
+    """One Adam step on arrays of any shape: the fused kernel for large ones, numpy for small ones.
+    p, g, m and v must share shape and dtype (checked first)."""
+    state = (("first moment (exp_avg)", m), ("second moment (exp_avg_sq)", v))
+    check_update("adam", p, g, state)
     # float64 only: the kernel computes in float64, numpy (and PyTorch) keep float32 in float32.
-    if p.size >= ADAM_KERNEL_MIN_SIZE and p.dtype == np.float64 and m.flags.c_contiguous and v.flags.c_contiguous:
+    if _kernel_runs(p, state, ADAM_KERNEL_MIN_SIZE):
         out = np.empty_like(p)
         update = kernels().adam_update_parallel if _parallel(p.size) else kernels().adam_update
         update(np.ascontiguousarray(p).reshape(-1), np.ascontiguousarray(g).reshape(-1), m.reshape(-1),
@@ -172,8 +197,11 @@ def numpy_sgd_momentum(p, g, buf, lr, momentum, dampening, weight_decay, nestero
 
 
 def sgd_momentum(p, g, buf, *options):
-    """One SGD-with-momentum step on arrays of any shape: the fused kernel for large ones."""
-    if p.size >= SGD_KERNEL_MIN_SIZE and p.dtype == np.float64 and buf.flags.c_contiguous:
+    """One SGD-with-momentum step on arrays of any shape: the fused kernel for large ones. p, g and
+    buf must share shape and dtype (checked first)."""
+    state = (("momentum buffer", buf),)
+    check_update("sgd_momentum", p, g, state)
+    if _kernel_runs(p, state, SGD_KERNEL_MIN_SIZE):
         out = np.empty_like(p)
         update = kernels().sgd_momentum_update_parallel if _parallel(p.size) else kernels().sgd_momentum_update
         update(np.ascontiguousarray(p).reshape(-1), np.ascontiguousarray(g).reshape(-1), buf.reshape(-1),

@@ -16,13 +16,34 @@ from .tensor import Tensor
 
 class History:
     """Losses and metrics per step (``steps``) and per epoch (``epochs``); ``history['val_loss']`` is
-    one value per epoch."""
+    one value per epoch that recorded it. A key no epoch recorded raises KeyError naming the recorded
+    ones.
+
+    >>> import tinygrad_mat as tm
+    >>> history = tm.History()
+    >>> history.epochs += [{"epoch": 0, "loss": 0.5}, {"epoch": 1, "loss": 0.25, "val_loss": 0.3}]
+    >>> history["loss"], history["val_loss"]
+    ([0.5, 0.25], [0.3])
+    >>> history["val_los"]
+    Traceback (most recent call last):
+    KeyError: "History: no epoch recorded 'val_los'; recorded: ['epoch', 'loss', 'val_loss']"
+    """
 
     def __init__(self):
         self.steps, self.epochs = [], []
 
+    def keys(self):
+        """The keys recorded in at least one epoch, in the order they first appear."""
+        return list(dict.fromkeys(key for entry in self.epochs for key in entry))
+
+    def __contains__(self, key):
+        return any(key in entry for entry in self.epochs)
+
     def __getitem__(self, key):
-        return [entry[key] for entry in self.epochs if key in entry]
+        values = [entry[key] for entry in self.epochs if key in entry]
+        if not values:
+            raise KeyError(f"History: no epoch recorded {key!r}; recorded: {self.keys()}")
+        return values
 
     def __len__(self):
         return len(self.epochs)
@@ -42,7 +63,7 @@ class History:
         steps = np.arange(1, len(self.steps) + 1) / max(1, len(self.steps) / max(1, len(self.epochs)))
         ax.plot(steps, [s["loss"] for s in self.steps], alpha=0.4, label="loss per step")
         ax.plot([e["epoch"] + 1 for e in self.epochs], self["loss"], "o-", label="loss per epoch")
-        if self["val_loss"]:
+        if "val_loss" in self:
             ax.plot([e["epoch"] + 1 for e in self.epochs if "val_loss" in e], self["val_loss"], "s-", label="validation loss")
         ax.set_xlabel("epoch")
         ax.set_yscale("log" if min(s["loss"] for s in self.steps) > 0 else "linear")
@@ -60,23 +81,52 @@ class History:
 
 
 class EarlyStopping:
-    """Stop when ``monitor`` (e.g. 'val_loss', or a metric's name) has not improved by ``min_delta``
-    for ``patience`` epochs; with ``restore_best``, the parameters of the best epoch come back."""
+    """Stop when ``monitor`` (e.g. 'val_loss', or a metric's name) has not improved for ``patience``
+    epochs in a row, as Keras' ``EarlyStopping``: an epoch improves on the best value when its value
+    is below best − ``min_delta`` (``mode='min'``) or above best + ``min_delta`` (``mode='max'``); a
+    tie, or a change of ``min_delta`` or less, is no improvement; the first epoch sets the best. A NaN
+    value never improves. With ``restore_best``, the parameters of the best epoch come back when it
+    stops training.
+
+    >>> import tinygrad_mat as tm
+    >>> stopper, history = tm.EarlyStopping("accuracy", patience=2, mode="max", min_delta=0.01), tm.History()
+    >>> for epoch, accuracy in enumerate([0.80, 0.85, 0.855, 0.858, 0.87]):
+    ...     history.epochs.append({"epoch": epoch, "accuracy": accuracy})
+    ...     if stopper(epoch, history, None):
+    ...         break
+    >>> epoch, stopper.best         # 0.855 and 0.858 are within 0.01 of 0.85: two epochs without improvement
+    (3, 0.85)
+    """
 
     def __init__(self, monitor="val_loss", patience=5, mode="min", min_delta=0.0, restore_best=True):
         if mode not in ("min", "max"):
             raise ValueError(f"EarlyStopping: mode must be 'min' or 'max', not {mode!r}")
+        if isinstance(patience, bool) or not isinstance(patience, (int, np.integer)) or patience < 0:
+            raise ValueError(f"EarlyStopping: patience must be an integer ≥ 0, got {patience!r}")
+        if not isinstance(min_delta, (int, float, np.integer, np.floating)) or not math.isfinite(min_delta) or min_delta < 0:
+            raise ValueError(f"EarlyStopping: min_delta must be a finite number ≥ 0 (the margin an improvement "
+                             f"must exceed; mode gives the direction), got {min_delta!r}")
         self.monitor, self.patience, self.mode, self.min_delta = monitor, int(patience), mode, float(min_delta)
         self.restore_best = restore_best
         self.best, self.best_state, self.waited = None, None, 0
 
+    def improves(self, value):
+        """True when ``value`` improves on the best so far by more than ``min_delta``."""
+        if math.isnan(value):
+            return False
+        if self.best is None:
+            return True
+        if self.mode == "min":
+            return value < self.best - self.min_delta
+        return value > self.best + self.min_delta
+
     def __call__(self, epoch, history, model):
+        """Record the last epoch's value; True when training should stop (the best parameters are
+        then back in ``model`` with ``restore_best``)."""
         value = history.epochs[-1].get(self.monitor)
         if value is None:
             raise KeyError(f"EarlyStopping: {self.monitor!r} is not recorded (recorded: {sorted(history.epochs[-1])})")
-        better = self.best is None or (value < self.best - self.min_delta if self.mode == "min" else
-                                       value > self.best + self.min_delta)
-        if better:
+        if self.improves(value):
             self.best, self.waited = value, 0
             if self.restore_best and model is not None:
                 self.best_state = model.state_dict()
@@ -103,6 +153,35 @@ def _value(x):
     return x._data if isinstance(x, Tensor) else np.asarray(x)
 
 
+def _check_loss(loss, where):
+    value = float(_value(loss))
+    if not math.isfinite(value):
+        raise FloatingPointError(f"train: the loss became {value} {where}; the parameters are left as they "
+                                 "were before this step")
+
+
+def _check_gradients(params, where):
+    for index, p in enumerate(params):
+        if p.grad is not None and not np.isfinite(p.grad._data).all():
+            raise FloatingPointError(f"train: the gradient of parameter {index} (shape {p.shape}) has NaN or inf "
+                                     f"{where} (the loss is finite); the parameters are left as they were before "
+                                     "this step")
+
+
+def _check_parameters(params, where):
+    for index, p in enumerate(params):
+        if not np.isfinite(p._data).all():
+            raise FloatingPointError(f"train: the update {where} made parameter {index} (shape {p.shape}) NaN or "
+                                     "inf from a finite loss and gradient (a smaller learning rate?); the "
+                                     "parameters are put back to their values before this step (the optimizer's "
+                                     "state has advanced)")
+
+
+def _restore(params, arrays):
+    for p, array in zip(params, arrays):
+        p._data = array
+
+
 def train(model, loss_fn, optimizer, loader, epochs=1, metrics=None, val=None, progress=True, callbacks=(),
           early_stopping=None, scheduler=None):
     """Train ``model`` on ``loader``'s batches and return a ``History``.
@@ -112,6 +191,10 @@ def train(model, loss_fn, optimizer, loader, epochs=1, metrics=None, val=None, p
     computed each epoch on ``val`` = (X_val, y_val) when given, else on the last batch; ``callbacks``
     are called as f(epoch, history) after each epoch and stop training by returning True;
     ``early_stopping`` is an ``EarlyStopping``; ``scheduler`` is stepped once per epoch.
+
+    A NaN or inf loss or gradient (with L-BFGS and Newton: at any point their line searches try), or
+    an update that makes a parameter NaN or inf, raises FloatingPointError and leaves the parameters
+    as they were before that step.
 
     >>> import numpy as np, tinygrad_mat as tm
     >>> tm.random.seed(0)
@@ -129,29 +212,39 @@ def train(model, loss_fn, optimizer, loader, epochs=1, metrics=None, val=None, p
         metrics = {getattr(metrics, "__name__", "metric"): metrics}
     history = History()
     closure_backward = type(optimizer).__name__ == "LBFGS"
+    params = [p for group in optimizer.param_groups for p in group["params"]]
     for epoch in range(int(epochs)):
         started, losses, last = time.perf_counter(), [], None
         for step, batch in enumerate(_iterate(loader, progress, epoch, epochs)):
             Xb, yb = batch if isinstance(batch, tuple) else (batch, None)
+            where = f"at epoch {epoch}, batch {step}"
 
             def closure():
                 if closure_backward:
                     optimizer.zero_grad()
                 loss = loss_fn(model(Xb), yb)
+                _check_loss(loss, where)
                 if closure_backward:
                     loss.backward()
+                    _check_gradients(params, where)
                 return loss
 
-            if getattr(optimizer, "needs_closure", False):
-                loss = optimizer.step(closure)
-            else:
-                optimizer.zero_grad()
-                loss = loss_fn(model(Xb), yb)
-                loss.backward()
-                optimizer.step()
+            before = [p._data for p in params]  # updates rebind parameters, never write their arrays
+            try:
+                if getattr(optimizer, "needs_closure", False):
+                    loss = optimizer.step(closure)
+                else:
+                    optimizer.zero_grad()
+                    loss = loss_fn(model(Xb), yb)
+                    _check_loss(loss, where)
+                    loss.backward()
+                    _check_gradients(params, where)
+                    optimizer.step()
+                _check_parameters(params, where)
+            except FloatingPointError:
+                _restore(params, before)
+                raise
             value = float(_value(loss))
-            if not math.isfinite(value):
-                raise FloatingPointError(f"train: the loss became {value} at epoch {epoch}, batch {step}")
             losses.append(value)
             history.steps.append({"epoch": epoch, "step": step, "loss": value})
             last = (Xb, yb)

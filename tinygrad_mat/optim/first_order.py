@@ -6,7 +6,7 @@ import numpy as np
 
 from .. import dispatch
 from ..errors import ShapeError
-from .optimizer import Optimizer, positive, rebind
+from .optimizer import Optimizer, array_problem, positive, rebind
 
 
 def _gradient(p, maximize=False):
@@ -14,9 +14,28 @@ def _gradient(p, maximize=False):
     return -g if maximize else g
 
 
+def _entry(state, key, p):
+    """The state array ``key``, made (zeros of p's shape and dtype, as at a first step) where an
+    option that needs it was turned on after the state was made."""
+    if key not in state:
+        state[key] = np.zeros(p.shape, dtype=p.dtype)
+    return state[key]
+
+
+def _state_array(tape, optimizer, p, key):
+    """``tape.state_array(p, key)`` and a guard: a replay applies only while that state array still
+    fits p as traced (else the step is traced again, and the eager step's check says what is wrong)."""
+    var = tape.state_array(p, key)
+    shape, dtype = p.shape, p.dtype
+    tape.tracer.checks.append(
+        lambda: array_problem(key, optimizer.state.get(p, {}).get(key), shape, dtype) is None)
+    return var
+
+
 class SGD(Optimizer):
     """Stochastic gradient descent with momentum, dampening, Nesterov momentum and weight decay, as
     ``torch.optim.SGD``. With momentum, large parameters are updated by one fused numba kernel.
+    State: ``momentum_buffer`` (with momentum, from the first step).
 
     >>> import numpy as np, tinygrad_mat as tm
     >>> w = tm.tensor([1.0, -2.0], requires_grad=True)
@@ -24,6 +43,8 @@ class SGD(Optimizer):
     >>> (w * w).sum().backward(); opt.step(); w
     Tensor([ 0.8, -1.6], requires_grad=True)
     """
+
+    state_arrays = ("momentum_buffer",)
 
     def __init__(self, params, lr=1e-3, momentum=0.0, dampening=0.0, weight_decay=0.0, nesterov=False,
                  maximize=False):
@@ -73,7 +94,7 @@ class SGD(Optimizer):
                 if decay:
                     g = tape.compute(f"{g} + {decay!r} * {x}", p)
                 if momentum:  # after the first step, which the eager trace ran (the buffer exists)
-                    buf = tape.state_array(p, "momentum_buffer")
+                    buf = _state_array(tape, self, p, "momentum_buffer")
                     tape.store(buf, f"{buf} * {momentum!r} + {1.0 - dampening!r} * {g}")
                     g = tape.compute(f"{g} + {momentum!r} * {buf}", p) if nesterov else buf
                 tape.rebind(p, tape.compute(f"{x} - {lr} * {g}", p))
@@ -82,7 +103,8 @@ class SGD(Optimizer):
 
 class Adam(Optimizer):
     """Adam, as ``torch.optim.Adam`` (``weight_decay`` as an L2 term, ``amsgrad`` optional). Large
-    parameters are updated by one fused numba kernel.
+    parameters are updated by one fused numba kernel. State: ``step``, ``exp_avg``, ``exp_avg_sq``
+    (and ``max_exp_avg_sq`` with amsgrad).
 
     >>> import numpy as np, tinygrad_mat as tm
     >>> w = tm.tensor([1.0, -2.0], requires_grad=True)
@@ -92,6 +114,9 @@ class Adam(Optimizer):
     """
 
     decoupled = False
+    state_counts = ("step",)
+    state_arrays = ("exp_avg", "exp_avg_sq", "max_exp_avg_sq")
+    state_required = ("step", "exp_avg", "exp_avg_sq")
 
     def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0, amsgrad=False,
                  maximize=False):
@@ -119,7 +144,7 @@ class Adam(Optimizer):
                 state["exp_avg"] = np.zeros(p.shape, dtype=p.dtype)
                 state["exp_avg_sq"] = np.zeros(p.shape, dtype=p.dtype)
             state["step"] += 1
-            t = state["step"]
+            t = float(state["step"])  # a Python number, whatever type of count was loaded (PyTorch: .item())
             bias_correction1 = 1.0 - beta1**t
             bias_correction2_sqrt = math.sqrt(1.0 - beta2**t)
             if group["amsgrad"]:
@@ -152,7 +177,7 @@ class Adam(Optimizer):
                     x = tape.compute(f"{x} * (1.0 - {lr} * {decay!r})", p)
                 elif decay:
                     g = tape.compute(f"{g} + {decay!r} * {x}", p)
-                m, v = tape.state_array(p, "exp_avg"), tape.state_array(p, "exp_avg_sq")
+                m, v = _state_array(tape, self, p, "exp_avg"), _state_array(tape, self, p, "exp_avg_sq")
                 tape.store(m, f"{m} + ({g} - {m}) * {1.0 - beta1!r}")
                 tape.store(v, f"{v} * {beta2!r} + {1.0 - beta2!r} * {g} * {g}")
                 tape.rebind(p, tape.compute(f"{x} - ({lr} / {correction1}) * {m} / (np.sqrt({v}) / {correction2} + {eps!r})", p))
@@ -168,7 +193,7 @@ class Adam(Optimizer):
         m += (g - m) * (1.0 - beta1)
         v *= beta2
         v += (1.0 - beta2) * g * g
-        v_max = state.setdefault("max_exp_avg_sq", np.zeros_like(v))
+        v_max = _entry(state, "max_exp_avg_sq", p)
         np.maximum(v_max, v, out=v_max)
         return p - (lr / bias_correction1) * m / (np.sqrt(v_max) / bias_correction2_sqrt + eps)
 
@@ -184,7 +209,12 @@ class AdamW(Adam):
 
 
 class RMSprop(Optimizer):
-    """RMSprop (``centered`` and ``momentum`` optional), as ``torch.optim.RMSprop``."""
+    """RMSprop (``centered`` and ``momentum`` optional), as ``torch.optim.RMSprop``. State: ``step``,
+    ``square_avg`` (and ``momentum_buffer`` with momentum, ``grad_avg`` when centered)."""
+
+    state_counts = ("step",)
+    state_arrays = ("square_avg", "momentum_buffer", "grad_avg")
+    state_required = ("step", "square_avg")
 
     def __init__(self, params, lr=1e-2, alpha=0.99, eps=1e-8, weight_decay=0.0, momentum=0.0, centered=False,
                  maximize=False):
@@ -210,22 +240,18 @@ class RMSprop(Optimizer):
             if not state:
                 state["step"] = 0
                 state["square_avg"] = np.zeros(p.shape, dtype=p.dtype)
-                if momentum:
-                    state["momentum_buffer"] = np.zeros(p.shape, dtype=p.dtype)
-                if group["centered"]:
-                    state["grad_avg"] = np.zeros(p.shape, dtype=p.dtype)
             state["step"] += 1
             square_avg = state["square_avg"]
             square_avg *= alpha
             square_avg += (1.0 - alpha) * g * g
             if group["centered"]:
-                grad_avg = state["grad_avg"]
+                grad_avg = _entry(state, "grad_avg", p)
                 grad_avg += (g - grad_avg) * (1.0 - alpha)
                 avg = np.sqrt(square_avg - grad_avg * grad_avg) + eps
             else:
                 avg = np.sqrt(square_avg) + eps
             if momentum:
-                buf = state["momentum_buffer"]
+                buf = _entry(state, "momentum_buffer", p)
                 buf *= momentum
                 buf += g / avg
                 rebind(p, p._data - lr * buf)

@@ -1,30 +1,35 @@
-"""Optimizers that use curvature: L-BFGS (with a strong-Wolfe line search, as scikit-learn's default
-logistic solver) and Newton's method (the exact Hessian, or Hessian-vector products with conjugate
-gradients; damping and a backtracking line search).
+"""Optimizers that use curvature: L-BFGS (PyTorch's algorithm, with its strong-Wolfe line search)
+and Newton's method (the exact Hessian, or Hessian-vector products with conjugate gradients; damping
+and a backtracking line search).
 
 Both take a closure that evaluates the loss on the current parameters; they change the parameters
-several times inside one ``step``. Sources: Nocedal & Wright, "Numerical Optimization" (2nd ed.),
-Algorithms 3.5 and 3.6 (strong-Wolfe line search), 7.4 (two-loop recursion), 5.2 (conjugate gradients).
+several times inside one ``step``. A step that raises (a closure's error, a non-finite loss at the
+starting point) leaves the parameters and the optimizer's state as they were before it. Sources:
+torch/optim/lbfgs.py (PyTorch 2.13; itself a port of minFunc and torch7's lbfgs.lua and lswolfe.lua);
+Nocedal & Wright, "Numerical Optimization" (2nd ed.), Algorithms 7.4 (two-loop recursion) and 5.2
+(conjugate gradients).
 """
 import math
 
 import numpy as np
 
 from .. import modes
-from ..errors import GraphError
+from ..errors import DTypeError, GraphError, ShapeError
 from ..tensor import gradients
-from .optimizer import Optimizer, positive, rebind
+from .optimizer import Optimizer, cast_array, copy_state_value, is_count, is_real, plain_number, positive, rebind
 
 
 class _Flat:
-    """The parameters as one vector: read, write, and their gradients."""
+    """The parameters as one vector (in their common dtype): read, write, and their gradients."""
 
     def __init__(self, params):
         self.params = params
         self.sizes = [p.size for p in params]
+        self.size = sum(self.sizes)
+        self.dtype = np.result_type(*[p.dtype for p in params])
 
     def get(self):
-        return np.concatenate([p._data.reshape(-1) for p in self.params]).astype(np.float64)
+        return np.concatenate([p._data.reshape(-1) for p in self.params]).astype(self.dtype, copy=False)
 
     def set(self, x):
         start = 0
@@ -33,8 +38,8 @@ class _Flat:
             start += n
 
     def grad(self):
-        return np.concatenate([np.zeros(p.size) if p.grad is None else p.grad._data.reshape(-1).astype(np.float64)
-                               for p in self.params])
+        return np.concatenate([np.zeros(p.size, dtype=self.dtype) if p.grad is None else p.grad._data.reshape(-1)
+                               for p in self.params]).astype(self.dtype, copy=False)
 
     def split(self, v):
         pieces, start = [], 0
@@ -44,155 +49,425 @@ class _Flat:
         return pieces
 
 
-def _cubic_minimum(x1, f1, g1, x2, f2, g2, low, high):
-    """The minimiser of the cubic through two points with slopes, kept inside [low, high]."""
-    d1 = g1 + g2 - 3.0 * (f1 - f2) / (x1 - x2)
-    square = d1 * d1 - g1 * g2
-    if square >= 0.0:
-        d2 = math.copysign(math.sqrt(square), x2 - x1)
-        t = x2 - (x2 - x1) * (g2 + d2 - d1) / (g2 - g1 + 2.0 * d2)
-        if low <= t <= high:
-            return t
-    return 0.5 * (low + high)
+def _number(loss):
+    """The closure's loss as a Python float (a Tensor, an array or a number)."""
+    return float(loss.item() if hasattr(loss, "item") else loss)
 
 
-def strong_wolfe(phi, t, f0, slope0, c1=1e-4, c2=0.9, max_evaluations=25):
-    """A step t along a descent direction with f(t) ≤ f0 + c1·t·slope0 and |f′(t)| ≤ c2·|slope0|.
-
-    ``phi(t)`` returns (f, gradient vector, directional derivative). Returns (t, f, gradient, count).
-    """
-    t_prev, f_prev, d_prev = 0.0, f0, slope0
-    evaluations, best = 0, None
-    while evaluations < max_evaluations:
-        f_t, g_t, d_t = phi(t)
-        evaluations += 1
-        if best is None or f_t < best[1]:
-            best = (t, f_t, g_t)
-        if f_t > f0 + c1 * t * slope0 or (evaluations > 1 and f_t >= f_prev):
-            return _zoom(phi, t_prev, f_prev, d_prev, t, f_t, d_t, f0, slope0, c1, c2, evaluations, max_evaluations, best)
-        if abs(d_t) <= -c2 * slope0:
-            return t, f_t, g_t, evaluations
-        if d_t >= 0:
-            return _zoom(phi, t, f_t, d_t, t_prev, f_prev, d_prev, f0, slope0, c1, c2, evaluations, max_evaluations, best)
-        t_prev, f_prev, d_prev, t = t, f_t, d_t, 2.0 * t
-    return best + (evaluations,)
+def _restoring(params, run):
+    """``run()``; if it raises, the parameters get back the arrays they had (updates rebind
+    parameters and never write into their arrays, so these are their values before)."""
+    before = [p._data for p in params]
+    try:
+        return run()
+    except BaseException:
+        for p, data in zip(params, before):
+            p._data = data
+        raise
 
 
-def _zoom(phi, lo, f_lo, d_lo, hi, f_hi, d_hi, f0, slope0, c1, c2, evaluations, max_evaluations, best):
-    while evaluations < max_evaluations and abs(hi - lo) > 1e-16 * max(1.0, abs(lo)):
-        low, high = min(lo, hi), max(lo, hi)
-        margin = 0.1 * (high - low)
-        t = _cubic_minimum(lo, f_lo, d_lo, hi, f_hi, d_hi, low + margin, high - margin)
-        f_t, g_t, d_t = phi(t)
-        evaluations += 1
-        if f_t < best[1]:
-            best = (t, f_t, g_t)
-        if f_t > f0 + c1 * t * slope0 or f_t >= f_lo:
-            hi, f_hi, d_hi = t, f_t, d_t
+def _cubic_interpolate(x1, f1, g1, x2, f2, g2, bounds=None):
+    """PyTorch's ``_cubic_interpolate``: the minimiser of the cubic through (x1, f1) and (x2, f2)
+    with slopes g1 and g2, clamped to ``bounds`` (default: between x1 and x2); their midpoint where
+    the cubic has no minimiser. numpy scalars of the slopes' dtype, as PyTorch's 0-d tensors: float32
+    parameters interpolate in float32, and a division by zero gives inf or nan (then the midpoint),
+    not an exception."""
+    dtype = np.result_type(np.asarray(g1), np.asarray(g2))  # Python floats: float64
+    x1, f1, g1, x2, f2, g2 = (dtype.type(v) for v in (x1, f1, g1, x2, f2, g2))
+    if bounds is not None:
+        xmin_bound, xmax_bound = bounds
+    else:
+        xmin_bound, xmax_bound = (x1, x2) if x1 <= x2 else (x2, x1)
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        d1 = g1 + g2 - 3 * (f1 - f2) / (x1 - x2)
+        d2_square = d1**2 - g1 * g2
+        if d2_square >= 0:
+            d2 = np.sqrt(d2_square)
+            if x1 <= x2:
+                min_pos = x2 - (x2 - x1) * ((g2 + d2 - d1) / (g2 - g1 + 2 * d2))
+            else:
+                min_pos = x1 - (x1 - x2) * ((g1 + d2 - d1) / (g1 - g2 + 2 * d2))
+            return min(max(min_pos, xmin_bound), xmax_bound)
+    return (xmin_bound + xmax_bound) / 2.0
+
+
+def _strong_wolfe(obj_func, x, t, d, f, g, gtd, c1=1e-4, c2=0.9, tolerance_change=1e-9, max_ls=25):
+    """PyTorch's ``_strong_wolfe``, statement for statement: bracket a step satisfying the strong
+    Wolfe conditions (f(t) ≤ f + c1·t·gtd and |f′(t)| ≤ c2·|gtd|), then zoom in by cubic
+    interpolation. ``obj_func(x, t, d)`` gives (loss, flat gradient) at x + t·d. Returns
+    (loss, gradient, t, evaluations)."""
+    d_norm = np.max(np.abs(d), initial=0.0)
+    f_new, g_new = obj_func(x, t, d)
+    ls_func_evals = 1
+    gtd_new = g_new @ d
+
+    # bracket an interval containing a point satisfying the Wolfe criteria
+    t_prev, f_prev, g_prev, gtd_prev = 0, f, g, gtd
+    done = False
+    ls_iter = 0
+    while ls_iter < max_ls:
+        if f_new > (f + c1 * t * gtd) or (ls_iter > 1 and f_new >= f_prev):
+            bracket, bracket_f = [t_prev, t], [f_prev, f_new]
+            bracket_g, bracket_gtd = [g_prev, g_new], [gtd_prev, gtd_new]
+            break
+        if abs(gtd_new) <= -c2 * gtd:
+            bracket, bracket_f, bracket_g = [t], [f_new], [g_new]
+            done = True
+            break
+        if gtd_new >= 0:
+            bracket, bracket_f = [t_prev, t], [f_prev, f_new]
+            bracket_g, bracket_gtd = [g_prev, g_new], [gtd_prev, gtd_new]
+            break
+        # extrapolate
+        min_step = t + 0.01 * (t - t_prev)
+        max_step = t * 10
+        tmp = t
+        t = _cubic_interpolate(t_prev, f_prev, gtd_prev, t, f_new, gtd_new, bounds=(min_step, max_step))
+        t_prev, f_prev, g_prev, gtd_prev = tmp, f_new, g_new, gtd_new
+        f_new, g_new = obj_func(x, t, d)
+        ls_func_evals += 1
+        gtd_new = g_new @ d
+        ls_iter += 1
+
+    if ls_iter == max_ls:  # out of evaluations: the better of the start and the last point
+        bracket, bracket_f, bracket_g = [0, t], [f, f_new], [g, g_new]
+
+    # zoom: refine the bracket until a point satisfies the criteria
+    insuf_progress = False
+    low_pos, high_pos = (0, 1) if bracket_f[0] <= bracket_f[-1] else (1, 0)
+    while not done and ls_iter < max_ls:
+        if abs(bracket[1] - bracket[0]) * d_norm < tolerance_change:  # the bracket is too small
+            break
+        t = _cubic_interpolate(bracket[0], bracket_f[0], bracket_gtd[0], bracket[1], bracket_f[1], bracket_gtd[1])
+        # close to a boundary twice in a row (or outside): move 0.1 of the bracket away from it
+        eps = 0.1 * (max(bracket) - min(bracket))
+        if min(max(bracket) - t, t - min(bracket)) < eps:
+            if insuf_progress or t >= max(bracket) or t <= min(bracket):
+                if abs(t - max(bracket)) < abs(t - min(bracket)):
+                    t = max(bracket) - eps
+                else:
+                    t = min(bracket) + eps
+                insuf_progress = False
+            else:
+                insuf_progress = True
         else:
-            if abs(d_t) <= -c2 * slope0:
-                return t, f_t, g_t, evaluations
-            if d_t * (hi - lo) >= 0:
-                hi, f_hi, d_hi = lo, f_lo, d_lo
-            lo, f_lo, d_lo = t, f_t, d_t
-    return best + (evaluations,)
+            insuf_progress = False
+        f_new, g_new = obj_func(x, t, d)
+        ls_func_evals += 1
+        gtd_new = g_new @ d
+        ls_iter += 1
+        if f_new > (f + c1 * t * gtd) or f_new >= bracket_f[low_pos]:
+            # Armijo condition not met, or not below the lowest point: the new point is the high end
+            bracket[high_pos], bracket_f[high_pos] = t, f_new
+            bracket_g[high_pos], bracket_gtd[high_pos] = g_new, gtd_new
+            low_pos, high_pos = (0, 1) if bracket_f[0] <= bracket_f[1] else (1, 0)
+        else:
+            if abs(gtd_new) <= -c2 * gtd:
+                done = True  # the Wolfe conditions hold
+            elif gtd_new * (bracket[high_pos] - bracket[low_pos]) >= 0:
+                # the old high end becomes the low end
+                bracket[high_pos], bracket_f[high_pos] = bracket[low_pos], bracket_f[low_pos]
+                bracket_g[high_pos], bracket_gtd[high_pos] = bracket_g[low_pos], bracket_gtd[low_pos]
+            bracket[low_pos], bracket_f[low_pos] = t, f_new
+            bracket_g[low_pos], bracket_gtd[low_pos] = g_new, gtd_new
+
+    return bracket_f[low_pos], bracket_g[low_pos], bracket[low_pos], ls_func_evals
+
+
+class _LBFGSState(dict):
+    """``LBFGS.state``: a dict, where ``opt.state['lbfgs']['iterations']`` still reads the total
+    iteration count (``n_iter``, the earlier versions' name), for callers written against those."""
+
+    def __init__(self, optimizer):
+        super().__init__()
+        self.optimizer = optimizer
+
+    def __missing__(self, key):
+        if key == "lbfgs":
+            first = self.optimizer.param_groups[0]["params"][0]
+            return {"iterations": self.get(first, {}).get("n_iter", 0)}
+        raise KeyError(key)
+
+
+def _vector_problem(key, value, flat):
+    if type(value) is not np.ndarray:
+        return TypeError, f"state {key!r} is a {type(value).__name__}, not a numpy array"
+    if value.shape != (flat.size,):
+        shapes = ", ".join(str(p.shape) for p in flat.params)
+        return ShapeError, (f"state {key!r} has shape {value.shape}, but the parameters (shapes {shapes}) have "
+                            f"{flat.size} entries in all (it must have shape ({flat.size},))")
+    if value.dtype != flat.dtype:
+        return DTypeError, f"state {key!r} has dtype {value.dtype}, the parameters {flat.dtype}"
+    return None
+
+
+_HISTORY = ("d", "t", "old_dirs", "old_stps", "ro", "H_diag", "prev_flat_grad", "prev_loss")
 
 
 class LBFGS(Optimizer):
-    """Limited-memory BFGS, as ``torch.optim.LBFGS``: ``step(closure)`` runs up to ``max_iter``
-    iterations; ``line_search_fn='strong_wolfe'`` (recommended) or None (fixed step ``lr``).
+    """Limited-memory BFGS, PyTorch's ``torch.optim.LBFGS`` (2.13) statement for statement:
+    ``step(closure)`` runs up to ``max_iter`` iterations and at most about ``max_eval`` closure
+    calls; ``line_search_fn='strong_wolfe'`` (PyTorch's line search) or None (a fixed step ``lr``).
+    Either way the very first iteration tries the step ``min(1, 1/‖g‖₁)·lr``, H₀ = (yᵀs / yᵀy)·I, and
+    a pair (s, y) enters the history only when yᵀs > 1e-10. It returns the closure's first loss.
 
-    The closure computes the loss and calls ``backward()``; gradients are reset before each call.
+    The closure computes the loss and calls ``backward()``. The state, kept across ``step`` calls
+    under the first parameter with PyTorch's names (``opt.state[params[0]]``): ``func_evals``,
+    ``n_iter`` (iterations of all steps), ``d``, ``t``, ``old_dirs`` (the y's), ``old_stps`` (the
+    s's), ``ro``, ``H_diag``, ``prev_flat_grad``, ``prev_loss``, ``al``; ``state_dict`` saves it,
+    and a state dict moves between PyTorch and tinygrad_mat (tests/test_optim_lbfgs.py).
+
+    Given the same losses and gradients, the iterates, returned losses, iteration and evaluation
+    counts and the state equal PyTorch's to rounding (tests/test_optim_lbfgs.py: a quadratic, a
+    logistic regression and a rippled function to 1e-10, Rosenbrock's function to 1e-8, history
+    sizes 2, 5 and 100, both line searches, five calls; the line search alone on 1,000 random line
+    profiles, the cubic step on 2,000 random cases). Rounding differs in the last bit: PyTorch divides a Python float by a
+    0-d tensor as a product with its reciprocal and may fuse ``add_(…, alpha=)`` into multiply-adds,
+    numpy rounds each operation; a badly conditioned problem amplifies that (along Rosenbrock's
+    valley from 1e-16 to about 1e-9, then back to 1e-13 at the minimum).
+
+    Where it differs from PyTorch, on purpose:
+
+    * the gradients are reset (set to None) before each call of the closure; PyTorch leaves that to
+      the closure, so a closure that does not call ``zero_grad()`` accumulates gradients there;
+    * a non-finite loss or gradient at a step's starting point raises FloatingPointError (PyTorch
+      goes on and returns NaN parameters); a step that raises, here or in the closure, leaves the
+      parameters and the state as they were before it (PyTorch leaves them half-updated);
+    * the options are checked (``max_iter``, ``max_eval``, ``history_size`` positive integers,
+      ``lr`` > 0, tolerances ≥ 0); when ``history_size`` is lowered between steps the history is cut
+      to it (PyTorch would let it grow), when raised the α list grows (PyTorch raises IndexError);
+    * the state is checked against the parameters at every step (a parameter rebound to another
+      size is refused) and cast on loading to the parameters' common dtype; vectors are computed in
+      that dtype.
+
+    ``opt.state['lbfgs']['iterations']`` still reads ``n_iter`` (earlier versions kept it there).
+
+    >>> import numpy as np, tinygrad_mat as tm
+    >>> x = tm.tensor([-1.2, 1.0], requires_grad=True)
+    >>> opt = tm.optim.LBFGS([x], max_iter=100, tolerance_change=1e-12, line_search_fn="strong_wolfe")
+    >>> def closure():                                      # Rosenbrock's function, minimum at (1, 1)
+    ...     loss = (1 - x[0]) ** 2 + 100 * (x[1] - x[0] ** 2) ** 2
+    ...     loss.backward()
+    ...     return loss
+    >>> round(opt.step(closure).item(), 6)                  # the loss at the starting point
+    24.2
+    >>> x.numpy().round(6), opt.state[x]["n_iter"]
+    (array([1., 1.]), 36)
     """
 
     needs_closure = True
 
     def __init__(self, params, lr=1.0, max_iter=20, max_eval=None, tolerance_grad=1e-7, tolerance_change=1e-9,
                  history_size=100, line_search_fn=None):
-        super().__init__(params, dict(lr=lr, max_iter=max_iter, max_eval=max_eval or max_iter * 5 // 4,
+        if max_eval is None:
+            max_eval = max_iter * 5 // 4
+        super().__init__(params, dict(lr=lr, max_iter=max_iter, max_eval=max_eval,
                                       tolerance_grad=tolerance_grad, tolerance_change=tolerance_change,
                                       history_size=history_size, line_search_fn=line_search_fn))
         if len(self.param_groups) != 1:
             raise ValueError("LBFGS: takes a single parameter group")
+        self.state = _LBFGSState(self)
 
     def check(self, group):
         positive("lr", group["lr"], "LBFGS")
+        positive("tolerance_grad", group["tolerance_grad"], "LBFGS", allow_zero=True)
+        positive("tolerance_change", group["tolerance_change"], "LBFGS", allow_zero=True)
+        for key in ("max_iter", "max_eval", "history_size"):
+            value = group[key]
+            if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+                raise ValueError(f"LBFGS: {key} must be a positive integer, got {value!r}")
         if group["line_search_fn"] not in (None, "strong_wolfe"):
             raise ValueError(f"LBFGS: line_search_fn must be None or 'strong_wolfe', not {group['line_search_fn']!r}")
 
+    # -------------------------------------------------------------- its state, checked against the parameters
+    def state_problem(self, p, entries):
+        """Why ``entries`` cannot be the state of parameter ``p`` (as (exception class, sentence)):
+        all of it sits under the first parameter, its vectors have the parameters' total size and
+        common dtype."""
+        if p is not self.param_groups[0]["params"][0]:
+            return ValueError, "LBFGS keeps its state under the first parameter only"
+        flat = _Flat(self.param_groups[0]["params"])
+        needed = ("func_evals", "n_iter") + (_HISTORY if entries.get("n_iter") else ())
+        missing = [key for key in needed if key not in entries]
+        if missing:
+            return ValueError, f"its state lacks {missing} (it has {sorted(map(str, entries))})"
+        for key, value in entries.items():
+            problem = self._entry_problem(key, value, flat)
+            if problem is not None:
+                return problem
+        if "old_dirs" in entries and not len(entries["old_dirs"]) == len(entries["old_stps"]) == len(entries["ro"]):
+            return ValueError, "its history lists old_dirs, old_stps and ro differ in length"
+        return None
+
+    @staticmethod
+    def _entry_problem(key, value, flat):
+        if key in ("func_evals", "n_iter", "t", "H_diag", "prev_loss"):
+            return None if is_count(value) or key == "prev_loss" and is_real(value) else (
+                ValueError, f"state {key!r} must be a number{'' if key == 'prev_loss' else ' ≥ 0'}, not {value!r}")
+        if key in ("d", "prev_flat_grad"):
+            return _vector_problem(key, value, flat)
+        if key in ("old_dirs", "old_stps"):
+            if not isinstance(value, list):
+                return TypeError, f"state {key!r} is a {type(value).__name__}, not a list of vectors"
+            for i, item in enumerate(value):
+                problem = _vector_problem(f"{key}[{i}]", item, flat)
+                if problem is not None:
+                    return problem
+            return None
+        if key in ("ro", "al"):
+            if not isinstance(value, list) or not all(is_real(v) or (key == "al" and v is None) for v in value):
+                return TypeError, f"state {key!r} must be a list of numbers, not {value!r}"
+            return None
+        return ValueError, f"state {key!r} is not one LBFGS keeps (it keeps: func_evals, n_iter, {', '.join(_HISTORY)}, al)"
+
+    def state_error(self, where, index, p, problem):
+        kind, sentence = problem
+        if where == "load_state_dict":
+            return kind(f"LBFGS.load_state_dict: parameter {index}: {sentence}; nothing was loaded")
+        hint = ("Was a parameter rebound to an array of another shape or dtype after the state was made? "
+                "The history is never resized or cast: " if kind in (ShapeError, DTypeError) else "")
+        return kind(f"LBFGS.step: {sentence}; nothing was updated. {hint}drop the state with opt.state.clear(), "
+                    "or build a new optimizer")
+
+    def load_entry(self, key, value, p):
+        """Vectors cast to the parameters' common dtype (PyTorch casts tensors to the first
+        parameter's); numbers and counts as Python numbers."""
+        dtype = _Flat(self.param_groups[0]["params"]).dtype
+        if key in ("d", "prev_flat_grad"):
+            return cast_array(key, value, dtype)
+        if key in ("old_dirs", "old_stps") and isinstance(value, (list, tuple)):
+            return [cast_array(f"{key}[{i}]", v, dtype) for i, v in enumerate(value)]
+        if key in ("ro", "al") and isinstance(value, (list, tuple)):
+            return [plain_number(v) for v in value]
+        return plain_number(copy_state_value(value))
+
     @modes.replayed_as_call()
     def step(self, closure=None):
+        """Up to ``max_iter`` iterations from the current parameters; returns the closure's first
+        loss. Nothing changes (parameters, state) when it raises."""
         if closure is None:
             raise TypeError("LBFGS.step needs a closure that computes the loss and calls backward()")
+        self.check_state("step")
         group = self.param_groups[0]
-        flat = _Flat(group["params"])
-        state = self.state.setdefault("lbfgs", {"s": [], "y": [], "iterations": 0})
-        evaluations = 0
+        first = group["params"][0]
+        working = {k: (list(v) if isinstance(v, list) else v) for k, v in self.state.get(first, {}).items()}
+        loss = _restoring(group["params"], lambda: self._iterate(closure, group, working))
+        self.state[first] = working
+        return loss
 
-        def evaluate(x):
-            nonlocal evaluations
-            evaluations += 1
-            flat.set(x)
+    def _iterate(self, closure, group, state):
+        """torch.optim.LBFGS.step's body on the flat parameters; ``state`` (a working copy) is updated."""
+        lr, max_iter, max_eval = group["lr"], group["max_iter"], group["max_eval"]
+        tolerance_grad, tolerance_change = group["tolerance_grad"], group["tolerance_change"]
+        line_search_fn, history_size = group["line_search_fn"], group["history_size"]
+        flat = _Flat(group["params"])
+
+        def evaluate():
             self.zero_grad()
             with modes.enable_grad():
                 loss = closure()
-            return float(loss.item() if hasattr(loss, "item") else loss), flat.grad(), loss
+            return loss, flat.grad()
 
-        x = flat.get()
-        f, g, first_loss = evaluate(x)
-        if np.max(np.abs(g), initial=0.0) <= group["tolerance_grad"]:
-            return first_loss
-        for _ in range(group["max_iter"]):
-            d = -self._two_loop(g, state["s"], state["y"])
-            slope = float(g @ d)
-            if slope > -group["tolerance_change"]:
-                break
-            t = group["lr"] if state["iterations"] else min(1.0, 1.0 / np.sum(np.abs(g))) * group["lr"]
-            state["iterations"] += 1
-            if group["line_search_fn"] == "strong_wolfe":
-                def phi(step):
-                    f_t, g_t, _ = evaluate(x + step * d)
-                    return f_t, g_t, float(g_t @ d)
+        def obj_func(x, t, d):  # PyTorch's _directional_evaluate
+            flat.set(x + t * d)
+            loss, flat_grad = evaluate()
+            return _number(loss), flat_grad
 
-                t, f_new, g_new, _ = strong_wolfe(phi, t, f, slope)
+        state.setdefault("func_evals", 0)
+        state.setdefault("n_iter", 0)
+        orig_loss, flat_grad = evaluate()
+        loss = _number(orig_loss)
+        current_evals = 1
+        state["func_evals"] += 1
+        if not (math.isfinite(loss) and np.isfinite(flat_grad).all()):
+            raise FloatingPointError(f"LBFGS.step: the closure's loss at the starting point is {loss} "
+                                     f"(gradient {'finite' if np.isfinite(flat_grad).all() else 'not finite'}); "
+                                     "the parameters and the optimizer's state are left as they were")
+        opt_cond = np.max(np.abs(flat_grad), initial=0.0) <= tolerance_grad
+        if opt_cond:
+            return orig_loss
+        d, t, old_dirs, old_stps, ro, H_diag, prev_flat_grad, prev_loss = (state.get(k) for k in _HISTORY)
+
+        n_iter = 0
+        while n_iter < max_iter:
+            n_iter += 1
+            state["n_iter"] += 1
+
+            # the descent direction
+            if state["n_iter"] == 1:
+                d = -flat_grad
+                old_dirs, old_stps, ro = [], [], []
+                H_diag = 1
             else:
-                f_new, g_new, _ = evaluate(x + t * d)
-            x_new = x + t * d
-            s, y = x_new - x, g_new - g
-            if float(y @ s) > 1e-10:
-                state["s"].append(s)
-                state["y"].append(y)
-                if len(state["s"]) > group["history_size"]:
-                    state["s"].pop(0)
-                    state["y"].pop(0)
-            converged = (np.max(np.abs(g_new), initial=0.0) <= group["tolerance_grad"]
-                         or np.max(np.abs(t * d), initial=0.0) <= group["tolerance_change"]
-                         or abs(f_new - f) < group["tolerance_change"])
-            x, f, g = x_new, f_new, g_new
-            if converged or evaluations >= group["max_eval"]:
+                y = flat_grad - prev_flat_grad
+                s = d * t
+                ys = y @ s
+                if ys > 1e-10:  # the curvature condition: update the memory
+                    while len(old_dirs) >= history_size:
+                        old_dirs.pop(0)
+                        old_stps.pop(0)
+                        ro.pop(0)
+                    old_dirs.append(y)
+                    old_stps.append(s)
+                    ro.append(1.0 / ys)
+                    H_diag = ys / (y @ y)  # H₀ = (yᵀs / yᵀy) I
+                d = self._two_loop(flat_grad, old_dirs, old_stps, ro, H_diag, state, history_size)
+            prev_flat_grad = flat_grad
+            prev_loss = loss
+
+            # the step length
+            t = min(1.0, 1.0 / np.sum(np.abs(flat_grad))) * lr if state["n_iter"] == 1 else lr
+            gtd = flat_grad @ d  # the directional derivative
+            if gtd > -tolerance_change:
                 break
-        flat.set(x)
-        return first_loss
+
+            ls_func_evals = 0
+            if line_search_fn is not None:
+                x_init = flat.get()
+                loss, flat_grad, t, ls_func_evals = _strong_wolfe(obj_func, x_init, t, d, loss, flat_grad, gtd,
+                                                                  max_ls=max_eval - current_evals)
+                flat.set(x_init + t * d)
+                opt_cond = np.max(np.abs(flat_grad), initial=0.0) <= tolerance_grad
+            else:
+                flat.set(flat.get() + t * d)
+                if n_iter != max_iter:  # PyTorch evaluates no loss after the last iteration
+                    loss, flat_grad = evaluate()
+                    loss = _number(loss)
+                    opt_cond = np.max(np.abs(flat_grad), initial=0.0) <= tolerance_grad
+                    ls_func_evals = 1
+            current_evals += ls_func_evals
+            state["func_evals"] += ls_func_evals
+
+            # the stopping tests
+            if n_iter == max_iter or current_evals >= max_eval or opt_cond:
+                break
+            if np.max(np.abs(d * t), initial=0.0) <= tolerance_change:  # no progress in x
+                break
+            if abs(loss - prev_loss) < tolerance_change:  # nor in the loss
+                break
+
+        state.update(zip(_HISTORY, (d, t, old_dirs, old_stps, ro, H_diag, prev_flat_grad, prev_loss)))
+        return orig_loss
 
     @staticmethod
-    def _two_loop(g, s_list, y_list):
-        """H g from the stored pairs (Nocedal & Wright, Algorithm 7.4), H₀ = (sᵀy / yᵀy) I."""
-        q = g.copy()
-        alphas = []
-        for s, y in zip(reversed(s_list), reversed(y_list)):
-            rho = 1.0 / float(y @ s)
-            alpha = rho * float(s @ q)
-            q -= alpha * y
-            alphas.append((rho, alpha))
-        if s_list:
-            q *= float(s_list[-1] @ y_list[-1]) / float(y_list[-1] @ y_list[-1])
-        for (s, y), (rho, alpha) in zip(zip(s_list, y_list), reversed(alphas)):
-            beta = rho * float(y @ q)
-            q += (alpha - beta) * s
-        return q
-
-    def state_dict(self):
-        raise NotImplementedError("LBFGS: its history is not saved (as in PyTorch, save the parameters instead)")
+    def _two_loop(flat_grad, old_dirs, old_stps, ro, H_diag, state, history_size):
+        """−H g from the stored pairs, PyTorch's two-loop recursion (Nocedal & Wright, Algorithm 7.4)
+        with H₀ = H_diag·I; the α's in ``state['al']``, as PyTorch keeps them."""
+        num_old = len(old_dirs)
+        if "al" not in state:
+            state["al"] = [None] * history_size
+        al = state["al"]  # a copy of the saved list (step works on copies), so it may be written
+        if len(al) < num_old:  # history_size raised between steps (PyTorch would raise IndexError)
+            al.extend([None] * (num_old - len(al)))
+        q = -flat_grad
+        for i in range(num_old - 1, -1, -1):
+            al[i] = (old_stps[i] @ q) * ro[i]
+            q = q - al[i] * old_dirs[i]
+        r = q * H_diag
+        for i in range(num_old):
+            be_i = (old_dirs[i] @ r) * ro[i]
+            r = r + (al[i] - be_i) * old_stps[i]
+        return r
 
 
 class Newton(Optimizer):
@@ -229,9 +504,15 @@ class Newton(Optimizer):
 
     @modes.replayed_as_call()
     def step(self, closure=None):
+        """One Newton step from the current parameters; returns the closure's loss there. Nothing
+        changes when it raises (a closure's error, a non-finite loss or gradient at the start)."""
         if closure is None:
             raise TypeError("Newton.step needs a closure that returns the loss (without calling backward())")
-        group = self.param_groups[0]
+        self.check_state("step")  # Newton keeps no state: any entry is refused
+        params = self.param_groups[0]["params"]
+        return _restoring(params, lambda: self._step(closure, self.param_groups[0]))
+
+    def _step(self, closure, group):
         params = group["params"]
         flat = _Flat(params)
         with modes.enable_grad():
@@ -243,6 +524,11 @@ class Newton(Optimizer):
                              f"({error})") from None
         grads = [g if g is not None else np.zeros(p.shape) for g, p in zip(grads, params)]
         g_flat = np.concatenate([np.asarray(g._data if hasattr(g, "_data") else g).reshape(-1) for g in grads])
+        f0 = _number(loss)
+        if not (math.isfinite(f0) and np.isfinite(g_flat).all()):
+            raise FloatingPointError(f"Newton.step: the closure's loss at the starting point is {f0} "
+                                     f"(gradient {'finite' if np.isfinite(g_flat).all() else 'not finite'}); "
+                                     "the parameters are left as they were")
 
         def hvp(v):
             dot = None
@@ -257,16 +543,16 @@ class Newton(Optimizer):
                                    for h, p in zip(pieces, params)])
 
         direction = self._direction(group, g_flat, hvp)
-        x0, f0 = flat.get(), float(loss.item())
+        x0 = flat.get()
         slope = float(g_flat @ direction)
-        if slope >= 0:  # not a descent direction: fall back to the gradient
+        if not slope < 0:  # not a descent direction (or not finite): fall back to the gradient
             direction, slope = -g_flat, -float(g_flat @ g_flat)
         t = group["lr"]
         if group["line_search"]:
             for _ in range(group["max_backtracks"]):
                 flat.set(x0 + t * direction)
                 with modes.no_grad():
-                    f_t = float(closure().item())
+                    f_t = _number(closure())
                 if f_t <= f0 + 1e-4 * t * slope:
                     break
                 t *= 0.5
