@@ -326,3 +326,23 @@ def test_check_graph_rejects_planted_rules():
     for options, rule in [(dict(vjp_scale=2.2), "reverse"), (dict(jvp_scale=2.2), "forward")]:
         with pytest.raises(tm.GradcheckError, match=rf"the {rule} rule of node %1 \(planted_square\)"):
             tm.check_graph(_planted(**options)(x))
+
+
+def test_hooks_and_retained_gradients_die_with_their_tensor():
+    """retain_grad() once kept its Tensor alive for good (its store closed over it): the engine then
+    looked for hooks on every node, and tm.compile ran every step eagerly, for the rest of the process."""
+    import gc
+
+    from tinygrad_mat import observe
+
+    gc.collect()
+    assert not observe.hooked()
+    x = tm.tensor([1.0, 2.0], requires_grad=True)
+    y = x * 3
+    y.retain_grad()
+    y.register_hook(lambda g: g * 2)
+    (y * y).sum().backward()
+    assert observe.hooked()
+    del x, y
+    gc.collect()
+    assert not observe.hooked()

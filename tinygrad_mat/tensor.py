@@ -13,6 +13,7 @@ numpy's dispatch (``numpy_protocol``).
 """
 import operator
 import threading
+import weakref
 
 import numpy as np
 
@@ -517,9 +518,14 @@ class Tensor:
         if not self.requires_grad:
             raise GraphError("retain_grad: this tensor does not require grad")
 
+        owner = weakref.ref(self)  # the hook table holds store: a strong reference would keep self alive
+
         def store(g):
+            tensor = owner()
+            if tensor is None:
+                return
             g = g if isinstance(g, Tensor) else Tensor._wrap(np.array(g))
-            self._grad = g if self._grad is None else Tensor._wrap(self._grad._data + g._data)
+            tensor._grad = g if tensor._grad is None else Tensor._wrap(tensor._grad._data + g._data)
 
         observe.retain(self, store)
 
