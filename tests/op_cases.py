@@ -335,6 +335,14 @@ CASES += [
     Case("dot", lambda a, b: tm.dot(a, b), [(2, 3, 4), (4, 2)], lambda a, b: np.einsum("ijk,kl->ijl", a, b), label="nd"),
     Case("linear", tm.linear, [(2, 5, 3), (4, 3), (4,)], lambda x, w, b: np.einsum("bij,kj->bik", x, w) + b),
     Case("linear", tm.linear, [(3,), (4, 3)], lambda x, w: w @ x, label="vector-no-bias"),
+    # masks the rules build (internal ops): piecewise constant, derivative 0
+    Case("gt", lambda a, b: TensorNS.gt(a, b), [(3, 4), (4,)], lambda a, b: (a > b) * 1.0),
+    Case("ge", lambda a: TensorNS.ge(a, 0.0), [(3,)], lambda a: (a >= 0.0) * 1.0),
+    Case("eq", lambda a, b: TensorNS.eq(a, b), [(2, 3), (2, 3)], lambda a, b: (a == b) * 1.0),
+    Case("eq", lambda a: TensorNS.eq(TensorNS.floor(a * 0.0), 0.0), [(3,)], lambda a: np.ones(3), label="hits"),
+    Case("ne", lambda a, b: TensorNS.ne(a, b), [(2, 3), (3,)], lambda a, b: (a != b) * 1.0),
+    Case("isfinite_mask", lambda a: TensorNS.isfinite_mask(a), [(4,)], lambda a: np.isfinite(a) * 1.0),
+    Case("isnan_mask", lambda a: TensorNS.isnan_mask(a), [(4,)], lambda a: np.isnan(a) * 1.0),
     # scipy.sparse constants (scipy comes with scikit-learn in the test extra)
     Case("sparse_matmul", lambda x: SPARSE @ x, [(4, 2)], lambda x: SPARSE_DENSE @ x, label="left-matrix"),
     Case("sparse_matmul", lambda x: SPARSE @ x, [(4,)], lambda x: SPARSE_DENSE @ x, label="left-vector"),

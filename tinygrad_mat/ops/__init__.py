@@ -1,5 +1,5 @@
 """The op table: every record (``REGISTRY`` by name), and the README's tables derived from it."""
-from . import contract, decomp, elementary, elementwise, fused, linalg, reduce, select, shape, sparse  # noqa: F401  (registering)
+from . import compare, contract, decomp, elementary, elementwise, fused, linalg, reduce, select, shape, sparse  # noqa: F401  (registering)
 from .base import REGISTRY, Bilinear, Composite, Elementwise, Linear, Op, Record
 
 _OPERATORS = {

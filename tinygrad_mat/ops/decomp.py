@@ -80,9 +80,25 @@ def _gaps(xp, w):
         return 1.0 / (xp.expand_dims(w, -2) - xp.expand_dims(w, -1) + eye) - eye
 
 
+def _eigenvector_term(xp, w, rotated):
+    """F ⊙ rotated with F the gaps of w (``_gaps``): where two eigenvalues coincide, F is infinite, and
+    the term is ±inf where ``rotated`` is not 0 there and 0 where it is (only the eigenvalues used: a
+    clean gradient). Built from masks, with a finite F inside, so derivatives of this rule stay finite
+    where the term is, and a compiled pass recomputes the masks."""
+    n = w.shape[-1]
+    eye = np.eye(n, dtype=w.dtype)
+    gap = xp.expand_dims(w, -2) - xp.expand_dims(w, -1) + eye
+    repeated = xp.eq(gap, 0.0)
+    finite = (1.0 / xp.where(repeated, 1.0, gap) - eye) * rotated
+    # the infinite entries as constants: a branch computed from rotated would leak 0 · inf = NaN
+    # into the derivatives of this rule through where's unselected side
+    above = xp.where(repeated * xp.gt(rotated, 0.0), np.inf, finite)
+    return xp.where(repeated * xp.gt(0.0, rotated), -np.inf, above)
+
+
 def _safe_inverse(xp, s):
     """1/s, and 0 where s = 0."""
-    zero = xp.value(s) == 0
+    zero = xp.eq(s, 0.0)
     return xp.where(zero, 0.0, 1.0 / xp.where(zero, 1.0, s))
 
 
@@ -149,9 +165,7 @@ class EighPacked(Op):
     def vjp(self, xp, g, inputs, out, needs, UPLO):
         gw, gv = g[..., 0, :], g[..., 1:, :]
         v = out[..., 1:, :]
-        inner = _diag_embed(xp, gw)
-        if np.any(xp.value(gv)):  # only eigenvalues used: no F term, so no inf at repeated eigenvalues
-            inner = inner + _gaps(xp, out[..., 0, :]) * (v.mT @ gv)
+        inner = _diag_embed(xp, gw) + _eigenvector_term(xp, out[..., 0, :], v.mT @ gv)
         return (_onto_triangle(xp, _sym(xp, v @ inner @ v.mT), UPLO),)
 
     def jvp(self, xp, tangents, inputs, out, UPLO):

@@ -184,7 +184,7 @@ class EuclideanNorm(Op):
         # (sub)gradient 0 is taken, as PyTorch and JAX do.
         if not keepdims:
             out = xp.reshape(out, keepdims_shape(x.shape, axis))
-        return out + (xp.value(out) == 0)
+        return out + xp.eq(out, 0.0)
 
     def vjp(self, xp, g, inputs, out, needs, axis, keepdims):
         x = inputs[0]

@@ -1,8 +1,9 @@
 """Selection and kinks: where, maximum, minimum, clip, max/min over axes, argmax/argmin/argsort, sort.
 
-Conditions, masks and indices are constants computed from values: they carry no derivative. At a tie
-(maximum(a, a), several entries equal to the max) the derivative is split evenly, as JAX and HIPS
-autograd do.
+Conditions and masks carry no derivative. The rules build their masks with the comparison ops
+(``ops/compare.py``), never from values read out, so a recorded or compiled backward pass recomputes
+them. Indices (argmax, argsort) are constants computed from values. At a tie (maximum(a, a), several
+entries equal to the max) the derivative is split evenly, as JAX and HIPS autograd do.
 """
 import numpy as np
 
@@ -13,11 +14,12 @@ from .base import (
 
 
 @register
-class Where(Linear):
+class Where(Op):
     """``x`` where ``condition`` holds, else ``y``, as ``numpy.where(condition, x, y)`` (broadcasting).
 
-    The condition is a boolean mask (a comparison such as ``t > 0`` gives one); it carries no
-    derivative. Each branch gets the cotangent where it was chosen, zero elsewhere.
+    The condition is a mask: a boolean array (a comparison such as ``t > 0`` gives one), or a Tensor
+    whose nonzero entries count as true (a rule's mask); it is an operand without a derivative. Each
+    branch gets the cotangent where it was chosen, zero elsewhere.
 
     >>> import tinygrad_mat as tm
     >>> x = tm.tensor([-1.0, 2.0])
@@ -32,24 +34,29 @@ class Where(Linear):
     jvp_text = "Ż = where(C, Ẋ, Ẏ)"
 
     def prepare(self, condition, x, y):
-        # A copy the graph owns: the caller's mask stays writeable, and editing it cannot change a gradient.
-        mask = np.array(values_of(condition), dtype=bool, copy=True)
-        mask.setflags(write=False)
-        return (x, y), {"condition": mask}
+        # A boolean array becomes a float copy the graph owns (the tensor layer converts it): the
+        # caller's mask stays writeable, and editing it cannot change a gradient.
+        return (condition, x, y), {}
 
-    def forward(self, x, y, condition):
+    def forward(self, condition, x, y):
         return np.where(condition, x, y)
 
-    def vjp(self, xp, g, inputs, out, needs, condition):
-        gx = xp.where(condition, g, 0.0) if needs[0] else None
-        gy = xp.where(condition, 0.0, g) if needs[1] else None
-        return gx, gy
+    def vjp(self, xp, g, inputs, out, needs):
+        condition = inputs[0]
+        gx = xp.where(condition, g, 0.0) if needs[1] else None
+        gy = xp.where(condition, 0.0, g) if needs[2] else None
+        return None, gx, gy
+
+    def jvp(self, xp, tangents, inputs, out):
+        dx, dy = tangents[1:]
+        if dx is None and dy is None:
+            return None
+        return xp.where(inputs[0], 0.0 if dx is None else dx, 0.0 if dy is None else dy)
 
 
 def _tie_share(xp, a, b):
     """The share of the derivative that goes to a in max(a, b): 1 where a wins, ½ on a tie."""
-    av, bv = xp.value(a), xp.value(b)
-    return (av > bv) + 0.5 * (av == bv)
+    return xp.gt(a, b) + 0.5 * xp.eq(a, b)
 
 
 class _Extremum(Op):
@@ -133,13 +140,10 @@ class _ExtremeReduction(Op):
 
     @staticmethod
     def _share(xp, x, out, axis, keepdims):
-        """1/(number of ties) where x equals the extreme of its slice, 0 elsewhere (a constant)."""
-        x_values = xp.value(x)
-        extreme = np.asarray(xp.value(out))
-        if not keepdims:
-            extreme = extreme.reshape(keepdims_shape(x_values.shape, axis))
-        hits = (x_values == extreme).astype(x_values.dtype)
-        return hits / np.sum(hits, axis=axis, keepdims=True)
+        """1/(number of ties) where x equals the extreme of its slice, 0 elsewhere (a mask: no derivative)."""
+        extreme = out if keepdims else xp.reshape(out, keepdims_shape(x.shape, axis))
+        hits = xp.eq(x, extreme)
+        return hits / xp.sum(hits, axis, True)
 
     def vjp(self, xp, g, inputs, out, needs, axis, keepdims):
         x = inputs[0]
@@ -244,8 +248,7 @@ class Sort(Composite):
 
 def _nan_share(xp, a, b, share):
     """``share`` of a, and all of it where b is NaN and a is not (fmax/fmin take the other operand)."""
-    av, bv = xp.value(a), xp.value(b)
-    return share + (np.isnan(bv) & ~np.isnan(av))
+    return share + xp.isnan_mask(b) * (1.0 - xp.isnan_mask(a))
 
 
 @register
@@ -297,10 +300,10 @@ class NanToNum(Op):
         return np.nan_to_num(x, nan=nan, posinf=posinf, neginf=neginf)
 
     def vjp(self, xp, g, inputs, out, needs, nan, posinf, neginf):
-        return (xp.where(np.isfinite(xp.value(inputs[0])), g, 0.0),)
+        return (xp.where(xp.isfinite_mask(inputs[0]), g, 0.0),)
 
     def jvp(self, xp, tangents, inputs, out, nan, posinf, neginf):
-        return xp.where(np.isfinite(xp.value(inputs[0])), tangents[0], 0.0)
+        return xp.where(xp.isfinite_mask(inputs[0]), tangents[0], 0.0)
 
 
 @register
