@@ -16,7 +16,7 @@ from . import arraylock, data, linalg, metrics, nn, ops, optim, random
 from .creation import *  # noqa: F401,F403  (zeros, ones, eye, arange, ...)
 from .creation import __all__ as _creation_names
 from .errors import CompileError, DTypeError, GraphError, RuleError, ShapeError, SingularMatrixError, TracedValueError
-from .compiler import Compiled, compile
+from .jit import Compiled, compile
 from .custom import custom_jvp, custom_vjp
 from .functional import grad, jvp, value_and_grad, vjp
 from .functions import *  # noqa: F401,F403  (one public function per op record, and tensor())

@@ -135,8 +135,12 @@ def _watched_rule(observers, node, tensor, xp, g, inputs, out, needs):
     return cotangents
 
 
-def propagate(root, seed, xp, targets=None, retain_graph=False, create_graph=False, created_after=-1):
+def propagate(root, seed, xp, targets=None, retain_graph=False, create_graph=False, created_after=-1,
+              traced=False):
     """Push ``seed`` from ``root`` back through the graph, running rules in namespace ``xp``.
+
+    ``traced``: the rules get the input Tensors and run in the Tensor namespace ``xp`` without
+    recording a graph, so that every step of the pass is an op a watching tracer sees (tm.compile).
 
     Returns {id: [tensor, cotangent, the array it saw at forward time]} for every leaf requiring grad
     that was reached (``targets`` None), or for every target reached. With ``targets``, nodes made
@@ -176,7 +180,7 @@ def propagate(root, seed, xp, targets=None, retain_graph=False, create_graph=Fal
                     for p, need in zip(parents, node.needs)
                 ])
             if True in needs:  # a list (recorded at forward time) or a tuple
-                if create_graph:
+                if create_graph or traced:
                     _check_not_rebound(tensor, node)
                     inputs, out = parents, tensor
                 else:

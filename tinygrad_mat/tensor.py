@@ -129,6 +129,8 @@ def _convert_operands(args, opname):
     for position, a in enumerate(args):
         if not isinstance(a, Tensor):
             c = _constant(a, opname)
+            if c is not a and _state.tracer is not None:
+                _state.tracer.converted(a, c)  # tm.compile converts the call's own array again at replay
             if not isinstance(c, Tensor):
                 operands.append(c)
                 arrays.append(c)
@@ -421,9 +423,9 @@ class Tensor:
                 f"data: the new array has shape {array.shape} and dtype {array.dtype}, but the accumulated "
                 f"gradient has shape {grad.shape} and dtype {grad.dtype}; set t.grad = None first"
             )
-        self._data = array
-        if _state.tracer is not None:
+        if _state.tracer is not None:  # before the change: the tracer reads what it replaces
             _state.tracer.rebind(self, value if isinstance(value, Tensor) else array)
+        self._data = array
 
     def _set_grad(self, value):
         if _state.tracer is not None:
@@ -715,19 +717,16 @@ class Tensor:
                 "backward: this tensor does not require grad (no input of the computation that made it "
                 "has requires_grad=True, or it was computed under no_grad())"
             )
-        seed = _seed(self, gradient, create_graph, "backward")
         tracer = _state.tracer  # tm.compile records this pass (the rules it runs, what it accumulates)
         if tracer is not None:
-            tracer.begin_backward(create_graph)
+            return tracer.run_backward(self, gradient, retain_graph, create_graph)
+        seed = _seed(self, gradient, create_graph, "backward")
         if self._node is None:
             reached = {id(self): [self, seed, self._data]}
         else:
             reached = engine.propagate(self, seed, TensorNS if create_graph else namespaces.NUMPY,
                                        None, retain_graph, create_graph)
-        reached = list(reached.values())
-        _accumulate(reached, create_graph)
-        if tracer is not None:
-            tracer.end_backward(self, gradient, reached)
+        _accumulate(list(reached.values()), create_graph)
 
     # -------------------------------------------------------------- in-place updates
     # They rebind to a new array, so a graph that saved the old one stays right.
@@ -742,10 +741,10 @@ class Tensor:
         value = fn(self, other)
         if value.shape != self.shape:
             raise ShapeError(f"in-place {symbol}: result shape {value.shape} differs from the tensor's {self.shape}")
+        if _state.tracer is not None:  # before the change: the tracer reads what it replaces
+            _state.tracer.rebind(self, value)
         self._data = value._data.astype(self.dtype, copy=False)
         self._data.setflags(write=False)
-        if _state.tracer is not None:
-            _state.tracer.rebind(self, value)
         return self
 
 

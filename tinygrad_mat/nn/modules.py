@@ -39,6 +39,7 @@ class Module:
         object.__setattr__(self, "_parameters", OrderedDict())
         object.__setattr__(self, "_modules", OrderedDict())
         object.__setattr__(self, "training", True)
+        object.__setattr__(self, "_version", 0)  # counts attribute assignments (tm.compile guards on it)
 
     def __setattr__(self, name, value):
         if "_parameters" not in self.__dict__:
@@ -50,11 +51,13 @@ class Module:
         elif isinstance(value, Module):
             self._modules[name] = value
         object.__setattr__(self, name, value)
+        object.__setattr__(self, "_version", self._version + 1)
 
     def __delattr__(self, name):
         self._parameters.pop(name, None)
         self._modules.pop(name, None)
         object.__delattr__(self, name)
+        object.__setattr__(self, "_version", self._version + 1)
 
     def forward(self, *args, **kwargs):
         raise NotImplementedError(f"{type(self).__name__} defines no forward()")
@@ -87,19 +90,10 @@ class Module:
     def parameters(self):
         return [p for _, p in self.named_parameters()]
 
-    @modes.replayed_as_call(changes_data=False)
     def zero_grad(self, set_to_none=True):
         """Reset every parameter's gradient (to None, or to zeros)."""
         for p in self.parameters():
             p.grad = None if set_to_none else F.tensor(np.zeros(p.shape, dtype=p.dtype))
-
-    def lower_zero_grad(self, tape, set_to_none=True):
-        """Write ``zero_grad()`` into a compiled step (``tm.compile``); False: it is replayed as a call."""
-        if not set_to_none:
-            return False
-        for p in self.parameters():
-            tape.clear_grad(p)
-        return True
 
     def train(self, mode=True):
         for m in self.modules():

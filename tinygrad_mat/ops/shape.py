@@ -7,7 +7,7 @@ import operator
 
 import numpy as np
 
-from .. import dispatch, fastnp
+from .. import dispatch, fastnp, modes
 from ..errors import ShapeError
 from .base import (
     Composite, Linear, Op, dtype_of, is_tensor, ndim_of, normalize_axes, normalize_axis, register, shape_of,
@@ -214,10 +214,12 @@ def _normalise_index(index):
         if is_tensor(part):
             raise TypeError("getitem: index with a numpy integer or boolean array, not a Tensor (Tensors are float)")
         if isinstance(part, (list, np.ndarray)):
-            part = np.array(part)
+            original, part = part, np.array(part)
             if part.dtype.kind not in "iub":
                 raise TypeError(f"getitem: index arrays must be integers or booleans, not {part.dtype}")
             part.setflags(write=False)
+            if modes.state.tracer is not None:  # tm.compile uses the call's own index array at replay
+                modes.state.tracer.converted(original, part, "index")
         out.append(part)
     return tuple(out) if isinstance(index, tuple) else out[0]
 

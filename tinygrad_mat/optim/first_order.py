@@ -6,30 +6,12 @@ import numpy as np
 
 from .. import dispatch
 from ..errors import ShapeError
-from .optimizer import Optimizer, array_problem, positive, rebind
+from .optimizer import Optimizer, positive
 
 
-def _gradient(p, maximize=False):
-    g = p.grad._data
-    return -g if maximize else g
-
-
-def _entry(state, key, p):
-    """The state array ``key``, made (zeros of p's shape and dtype, as at a first step) where an
-    option that needs it was turned on after the state was made."""
-    if key not in state:
-        state[key] = np.zeros(p.shape, dtype=p.dtype)
-    return state[key]
-
-
-def _state_array(tape, optimizer, p, key):
-    """``tape.state_array(p, key)`` and a guard: a replay applies only while that state array still
-    fits p as traced (else the step is traced again, and the eager step's check says what is wrong)."""
-    var = tape.state_array(p, key)
-    shape, dtype = p.shape, p.dtype
-    tape.tracer.checks.append(
-        lambda: array_problem(key, optimizer.state.get(p, {}).get(key), shape, dtype) is None)
-    return var
+def _big(u, p):
+    """True where a fused numba kernel does the eager update (large float64 parameters)."""
+    return u.fused and p.size >= dispatch.ADAM_KERNEL_MIN_SIZE and p.dtype == np.float64
 
 
 class SGD(Optimizer):
@@ -58,47 +40,30 @@ class SGD(Optimizer):
         if group["nesterov"] and (group["momentum"] <= 0 or group["dampening"] != 0):
             raise ValueError("SGD: nesterov needs momentum > 0 and dampening 0")
 
-    def update(self, group):
-        lr, momentum, dampening = group["lr"], group["momentum"], group["dampening"]
+    def update(self, group, u, index):
+        lr = u.option(self, index, "lr", dynamic=True)
+        momentum, dampening, decay, nesterov, maximize = (
+            u.option(self, index, key) for key in ("momentum", "dampening", "weight_decay", "nesterov", "maximize"))
         for p in group["params"]:
             if p.grad is None:
                 continue
-            g = _gradient(p, group["maximize"])
-            if momentum:  # one fused pass for large parameters (dispatch.sgd_momentum)
-                state = self._state(p)
-                buf = state.get("momentum_buffer")
+            x, g = u.param(p), u.grad(p)
+            if maximize:
+                g = -g
+            buf = u.state(self, p, "momentum_buffer") if momentum else None
+            if momentum and _big(u, p):  # one fused pass over p, g and the buffer
                 first = buf is None
                 if first:
-                    buf = state["momentum_buffer"] = np.empty(p.shape, dtype=p.dtype)
-                rebind(p, dispatch.sgd_momentum(p._data, g, buf, lr, momentum, dampening, group["weight_decay"],
-                                                group["nesterov"], first))
+                    buf = self._state(p)["momentum_buffer"] = np.empty(p.shape, dtype=p.dtype)
+                u.set_param(p, dispatch.sgd_momentum(x, g, buf, lr, momentum, dampening, decay, nesterov, first))
                 continue
-            if group["weight_decay"]:
-                g = g + group["weight_decay"] * p._data
-            rebind(p, p._data - lr * g)
-
-    def lower_step(self, tape, closure=None):
-        """``update`` written into a compiled step: the same numpy operations (dispatch.numpy_sgd_momentum
-        for momentum), the learning rate read at every call, the other options guarded."""
-        plan = self._known_gradients(tape, closure)
-        if plan is None:
-            return False
-        for index, group, params in plan:
-            momentum, dampening, decay, nesterov, maximize = (
-                tape.fixed(index, key) for key in ("momentum", "dampening", "weight_decay", "nesterov", "maximize"))
-            lr = tape.option(index, "lr") if params else None
-            for p, g in params:
-                x = tape.data(p)
-                if maximize:
-                    g = tape.compute(f"-{g}", p)
-                if decay:
-                    g = tape.compute(f"{g} + {decay!r} * {x}", p)
-                if momentum:  # after the first step, which the eager trace ran (the buffer exists)
-                    buf = _state_array(tape, self, p, "momentum_buffer")
-                    tape.store(buf, f"{buf} * {momentum!r} + {1.0 - dampening!r} * {g}")
-                    g = tape.compute(f"{g} + {momentum!r} * {buf}", p) if nesterov else buf
-                tape.rebind(p, tape.compute(f"{x} - {lr} * {g}", p))
-        return True
+            if decay:
+                g = g + decay * x
+            if momentum:  # as PyTorch: the first step's buffer is the gradient itself
+                buf = g if buf is None else buf * momentum + (1.0 - dampening) * g
+                u.set_state(self, p, "momentum_buffer", buf)
+                g = g + momentum * buf if nesterov else buf
+            u.set_param(p, x - lr * g)
 
 
 class Adam(Optimizer):
@@ -132,70 +97,42 @@ class Adam(Optimizer):
         if not (0.0 <= beta1 < 1.0 and 0.0 <= beta2 < 1.0):
             raise ValueError(f"{name}: betas must lie in [0, 1), got {group['betas']}")
 
-    def update(self, group):
-        lr, (beta1, beta2), eps, wd = group["lr"], group["betas"], group["eps"], group["weight_decay"]
+    def update(self, group, u, index):
+        lr = u.option(self, index, "lr", dynamic=True)
+        (beta1, beta2), eps, decay, amsgrad, maximize = (
+            u.option(self, index, key) for key in ("betas", "eps", "weight_decay", "amsgrad", "maximize"))
         for p in group["params"]:
             if p.grad is None:
                 continue
-            g = _gradient(p, group["maximize"])
-            state = self._state(p)
-            if not state:
-                state["step"] = 0
-                state["exp_avg"] = np.zeros(p.shape, dtype=p.dtype)
-                state["exp_avg_sq"] = np.zeros(p.shape, dtype=p.dtype)
-            state["step"] += 1
-            t = float(state["step"])  # a Python number, whatever type of count was loaded (PyTorch: .item())
-            bias_correction1 = 1.0 - beta1**t
-            bias_correction2_sqrt = math.sqrt(1.0 - beta2**t)
-            if group["amsgrad"]:
-                rebind(p, self._amsgrad(p._data, g, state, lr, beta1, beta2, eps, wd, bias_correction1,
-                                        bias_correction2_sqrt))
+            x, g = u.param(p), u.grad(p)
+            if maximize:
+                g = -g
+            step = u.state(self, p, "step")
+            m, v = u.state(self, p, "exp_avg"), u.state(self, p, "exp_avg_sq")
+            if step is None:
+                step, m, v = 0, u.zeros(p), u.zeros(p)
+            t = step + 1
+            u.set_state(self, p, "step", t)
+            bias_correction1 = 1.0 - beta1 ** t
+            bias_correction2_sqrt = u.sqrt(1.0 - beta2 ** t)
+            if not amsgrad and _big(u, p) and m.flags.writeable and v.flags.writeable:  # one fused pass
+                self._state(p).update(exp_avg=m, exp_avg_sq=v)
+                u.set_param(p, dispatch.adam(x, g, m, v, lr, beta1, beta2, eps, bias_correction1,
+                                             bias_correction2_sqrt, decay, self.decoupled))
                 continue
-            rebind(p, dispatch.adam(p._data, g, state["exp_avg"], state["exp_avg_sq"], lr, beta1, beta2, eps,
-                                    bias_correction1, bias_correction2_sqrt, wd, self.decoupled))
-
-    def lower_step(self, tape, closure=None):
-        """``update`` written into a compiled step: dispatch.numpy_adam's operations, the step count and
-        bias corrections kept in the state at every call, the learning rate read at every call, the
-        other options guarded. amsgrad stays a call."""
-        plan = self._known_gradients(tape, closure)
-        if plan is None or any(group["amsgrad"] for _, group, _ in plan):
-            return False
-        for index, group, params in plan:
-            (beta1, beta2), eps, decay, maximize, _ = (
-                tape.fixed(index, key) for key in ("betas", "eps", "weight_decay", "maximize", "amsgrad"))
-            lr = tape.option(index, "lr") if params else None
-            for p, g in params:
-                x = tape.data(p)
-                if maximize:
-                    g = tape.compute(f"-{g}", p)
-                step = tape.state(p, "step")
-                t = tape.number(f"{step} + 1")
-                correction1 = tape.number(f"1.0 - {beta1!r} ** {t}")
-                correction2 = tape.number(f"_sqrt(1.0 - {beta2!r} ** {t})")
-                if self.decoupled:
-                    x = tape.compute(f"{x} * (1.0 - {lr} * {decay!r})", p)
-                elif decay:
-                    g = tape.compute(f"{g} + {decay!r} * {x}", p)
-                m, v = _state_array(tape, self, p, "exp_avg"), _state_array(tape, self, p, "exp_avg_sq")
-                tape.store(m, f"{m} + ({g} - {m}) * {1.0 - beta1!r}")
-                tape.store(v, f"{v} * {beta2!r} + {1.0 - beta2!r} * {g} * {g}")
-                tape.rebind(p, tape.compute(f"{x} - ({lr} / {correction1}) * {m} / (np.sqrt({v}) / {correction2} + {eps!r})", p))
-                tape.effect(f"{step} = {t}")
-        return True
-
-    def _amsgrad(self, p, g, state, lr, beta1, beta2, eps, wd, bias_correction1, bias_correction2_sqrt):
-        if self.decoupled:
-            p = p * (1.0 - lr * wd)
-        elif wd:
-            g = g + wd * p
-        m, v = state["exp_avg"], state["exp_avg_sq"]
-        m += (g - m) * (1.0 - beta1)
-        v *= beta2
-        v += (1.0 - beta2) * g * g
-        v_max = _entry(state, "max_exp_avg_sq", p)
-        np.maximum(v_max, v, out=v_max)
-        return p - (lr / bias_correction1) * m / (np.sqrt(v_max) / bias_correction2_sqrt + eps)
+            if self.decoupled:
+                x = x * (1.0 - lr * decay)
+            elif decay:
+                g = g + decay * x
+            m = m + (g - m) * (1.0 - beta1)
+            v = v * beta2 + (1.0 - beta2) * g * g
+            u.set_state(self, p, "exp_avg", m)
+            u.set_state(self, p, "exp_avg_sq", v)
+            if amsgrad:
+                v_max = u.state(self, p, "max_exp_avg_sq")
+                v = np.maximum(u.zeros(p) if v_max is None else v_max, v)
+                u.set_state(self, p, "max_exp_avg_sq", v)
+            u.set_param(p, x - (lr / bias_correction1) * m / (u.sqrt(v) / bias_correction2_sqrt + eps))
 
 
 class AdamW(Adam):
@@ -228,35 +165,39 @@ class RMSprop(Optimizer):
         if not 0.0 <= group["alpha"] <= 1.0:
             raise ValueError(f"RMSprop: alpha must lie in [0, 1], got {group['alpha']}")
 
-    def update(self, group):
-        lr, alpha, eps, momentum = group["lr"], group["alpha"], group["eps"], group["momentum"]
+    def update(self, group, u, index):
+        lr = u.option(self, index, "lr", dynamic=True)
+        alpha, eps, momentum, decay, centered, maximize = (
+            u.option(self, index, key) for key in ("alpha", "eps", "momentum", "weight_decay", "centered", "maximize"))
         for p in group["params"]:
             if p.grad is None:
                 continue
-            g = _gradient(p, group["maximize"])
-            if group["weight_decay"]:
-                g = g + group["weight_decay"] * p._data
-            state = self._state(p)
-            if not state:
-                state["step"] = 0
-                state["square_avg"] = np.zeros(p.shape, dtype=p.dtype)
-            state["step"] += 1
-            square_avg = state["square_avg"]
-            square_avg *= alpha
-            square_avg += (1.0 - alpha) * g * g
-            if group["centered"]:
-                grad_avg = _entry(state, "grad_avg", p)
-                grad_avg += (g - grad_avg) * (1.0 - alpha)
-                avg = np.sqrt(square_avg - grad_avg * grad_avg) + eps
+            x, g = u.param(p), u.grad(p)
+            if maximize:
+                g = -g
+            if decay:
+                g = g + decay * x
+            step, square_avg = u.state(self, p, "step"), u.state(self, p, "square_avg")
+            if step is None:
+                step, square_avg = 0, u.zeros(p)
+            u.set_state(self, p, "step", step + 1)
+            square_avg = square_avg * alpha + (1.0 - alpha) * g * g
+            u.set_state(self, p, "square_avg", square_avg)
+            if centered:
+                grad_avg = u.state(self, p, "grad_avg")
+                grad_avg = u.zeros(p) if grad_avg is None else grad_avg
+                grad_avg = grad_avg + (g - grad_avg) * (1.0 - alpha)
+                u.set_state(self, p, "grad_avg", grad_avg)
+                avg = u.sqrt(square_avg - grad_avg * grad_avg) + eps
             else:
-                avg = np.sqrt(square_avg) + eps
+                avg = u.sqrt(square_avg) + eps
             if momentum:
-                buf = _entry(state, "momentum_buffer", p)
-                buf *= momentum
-                buf += g / avg
-                rebind(p, p._data - lr * buf)
+                buf = u.state(self, p, "momentum_buffer")
+                buf = (u.zeros(p) if buf is None else buf) * momentum + g / avg
+                u.set_state(self, p, "momentum_buffer", buf)
+                u.set_param(p, x - lr * buf)
             else:
-                rebind(p, p._data - lr * g / avg)
+                u.set_param(p, x - lr * g / avg)
 
 
 class Preconditioned(Optimizer):
@@ -291,14 +232,14 @@ class Preconditioned(Optimizer):
                                  f"{p.shape} nor a ({p.size}, {p.size}) matrix")
         group["lr"] = alpha
 
-    def update(self, group):
-        alpha = group["lr"]
+    def update(self, group, u, index):
+        alpha = u.option(self, index, "lr", dynamic=np.isscalar(group["lr"]))
         for p in group["params"]:
             if p.grad is None:
                 continue
-            g = p.grad._data
-            if np.isscalar(alpha) or np.shape(alpha) == p.shape:
-                step = alpha * g
-            else:
+            x, g = u.param(p), u.grad(p)
+            if np.ndim(alpha) == 2 and np.shape(alpha) != p.shape:  # a matrix on the flattened gradient
                 step = (alpha @ g.reshape(-1)).reshape(p.shape)
-            rebind(p, p._data - step)
+            else:
+                step = alpha * g
+            u.set_param(p, x - step)

@@ -18,6 +18,7 @@ import numpy as np
 from .. import modes
 from ..errors import DTypeError, ShapeError
 from ..tensor import Tensor
+from .update import EAGER
 
 
 def rebind(p, array):
@@ -136,28 +137,33 @@ class Optimizer:
     def check(self, group):
         """Validate a group's options (raise before anything changes)."""
 
-    @modes.replayed_as_call(changes_data=False)
     def zero_grad(self, set_to_none=True):
         """Reset the gradients of every parameter (to None, or to zeros)."""
         for group in self.param_groups:
             for p in group["params"]:
                 p.grad = None if set_to_none else Tensor._wrap(np.zeros(p.shape, dtype=p.dtype))
 
-    @modes.replayed_as_call()
     def step(self, closure=None):
         """Update every parameter that has a gradient; returns the closure's loss if one is given.
 
-        Options and state are checked for all parameters before the first one is written."""
+        Options and state are checked for all parameters before the first one is written. Inside
+        ``tm.compile`` the update is recorded into the step (``optim/update.py``)."""
         loss = None
+        tracer = modes.state.tracer
         if closure is not None:
+            if tracer is not None:
+                tracer.refuse(f"{type(self).__name__}.step(closure)", "call step(closure) outside the compiled step")
             with modes.enable_grad():
                 loss = closure()
         self.check_state("step")
-        for group in self.param_groups:
-            self.update(group)
+        u = EAGER if tracer is None else tracer.update_context(self)
+        for index, group in enumerate(self.param_groups):
+            self.update(group, u, index)
         return loss
 
-    def update(self, group):
+    def update(self, group, u, index):
+        """Update ``group``'s parameters through the context ``u`` (``optim/update.py``): written once,
+        run now or recorded into a compiled step."""
         raise NotImplementedError
 
     # -------------------------------------------------------------- checking state against parameters
@@ -208,40 +214,6 @@ class Optimizer:
                             "made? State is never resized or cast: ")
             message += "start this parameter afresh with opt.state.pop(p), or build a new optimizer"
         return kind(message)
-
-    # -------------------------------------------------------------- inside tm.compile
-    def lower_zero_grad(self, tape, set_to_none=True):
-        """Write ``zero_grad()`` into a compiled step (``tm.compile``); False: it is replayed as a call."""
-        if not set_to_none:
-            return False
-        for group in self.param_groups:
-            for p in group["params"]:
-                tape.clear_grad(p)
-        return True
-
-    def lower_step(self, tape, closure=None):
-        """Write ``step()`` into a compiled step with ``tape`` (``compiler._StepWriter``), so that its
-        array code joins the step's (one numba function with the numba backend); or return False,
-        and the step replays the call. It may decline only before it writes anything."""
-        return False
-
-    def _known_gradients(self, tape, closure=None):
-        """[(group index, group, [(p, variable of p.grad's values)])] when the tape knows every
-        parameter's .grad (parameters whose .grad is None are left out, as ``step`` skips them); None
-        when it does not, or when ``step`` was given a closure (it runs the model again)."""
-        if closure is not None:
-            return None
-        plan = []
-        for index, group in enumerate(self.param_groups):
-            params = []
-            for p in group["params"]:
-                g = tape.grad(p)
-                if g is None:
-                    return None
-                if g is not tape.NO_GRAD:
-                    params.append((p, g))
-            plan.append((index, group, params))
-        return plan
 
     def _state(self, p):
         return self.state.setdefault(p, {})

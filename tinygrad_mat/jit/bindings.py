@@ -1,0 +1,117 @@
+"""What a compiled step reads from and writes to outside itself, and the checks that a replay still
+applies: a Tensor's data or gradient, an optimizer's state entry or option.
+
+A binding reads its current value on every call (so ``p.data = new`` between calls is seen) and
+checks, before a replay, that what the trace assumed still holds (shape, dtype, a gradient present or
+not, a state entry present or not). Writing is the replay's job (``replay.py``): it updates arrays the
+compiled step owns in place, or rebinds.
+"""
+import numpy as np
+
+from ..tensor import Tensor
+
+
+class Binding:
+    label = "?"
+
+    def __str__(self):
+        return self.label
+
+
+class Data(Binding):
+    """A leaf Tensor's values (a parameter, or a constant Tensor the step closes over)."""
+
+    def __init__(self, tensor, label):
+        self.tensor, self.label = tensor, f"{label}.data"
+        self.shape, self.dtype, self.requires_grad = tensor.shape, tensor.dtype, tensor.requires_grad
+
+    def read(self):
+        return self.tensor._data
+
+    def holds(self):
+        t = self.tensor
+        data = t._data
+        return (data.shape == self.shape and data.dtype == self.dtype and t.requires_grad == self.requires_grad
+                and t._node is None)
+
+
+class Grad(Binding):
+    """A leaf's ``.grad``. Read by the step, it must be present with the leaf's shape and dtype; only
+    written (``guarded`` False), it may be anything before the call."""
+
+    def __init__(self, tensor, label, guarded=True):
+        self.tensor, self.label = tensor, f"{label}.grad"
+        self.present = tensor._grad is not None
+        self.shape, self.dtype = tensor.shape, tensor.dtype
+        self.guarded = guarded
+
+    def read(self):
+        return self.tensor._grad._data
+
+    def holds(self):
+        if not self.guarded:
+            return True
+        grad = self.tensor._grad
+        if grad is None:
+            return not self.present
+        return self.present and grad._data.shape == self.shape and grad._data.dtype == self.dtype
+
+
+class State(Binding):
+    """An optimizer's state entry of a parameter: an array updated in place, or a number (a step count)."""
+
+    def __init__(self, optimizer, param, key, label):
+        self.optimizer, self.param, self.key = optimizer, param, key
+        self.label = f"{type(optimizer).__name__}.state[{label}][{key!r}]"
+        value = optimizer.state[param][key]
+        self.is_array = isinstance(value, np.ndarray)
+        self.shape = value.shape if self.is_array else None
+        self.dtype = value.dtype if self.is_array else np.dtype(np.float64)
+
+    def read(self):
+        value = self.optimizer.state[self.param][self.key]
+        return value if self.is_array else np.asarray(value, dtype=np.float64)
+
+    def holds(self):
+        entries = self.optimizer.state.get(self.param)
+        if entries is None or self.key not in entries:
+            return False
+        value = entries[self.key]
+        if not self.is_array:
+            return not isinstance(value, np.ndarray)
+        return (type(value) is np.ndarray and value.shape == self.shape and value.dtype == self.dtype
+                and value.flags.writeable)
+
+
+class NewState(Binding):
+    """A state entry a traced first step makes: an array of the parameter's shape and dtype, or a number."""
+
+    def __init__(self, optimizer, param, key, label):
+        self.optimizer, self.param, self.key = optimizer, param, key
+        self.label = f"{type(optimizer).__name__}.state[{label}][{key!r}]"
+        self.is_array = key not in optimizer.state_counts
+        self.var = None
+
+    def holds(self):
+        return True
+
+
+class Option(Binding):
+    """An option of an optimizer's parameter group read on every call (the learning rate, which a
+    schedule changes)."""
+
+    def __init__(self, optimizer, index, key):
+        self.optimizer, self.index, self.key = optimizer, index, key
+        self.label = f"{type(optimizer).__name__}.param_groups[{index}][{key!r}]"
+        self.shape, self.dtype = (), np.dtype(np.float64)
+
+    def read(self):
+        return np.asarray(self.optimizer.param_groups[self.index][self.key], dtype=np.float64)
+
+    def holds(self):
+        return True
+
+
+def as_tensor(value):
+    """A read value as the Tensor the traced step computes with."""
+    return Tensor._wrap(np.array(value))

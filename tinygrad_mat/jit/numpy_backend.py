@@ -1,0 +1,149 @@
+"""The numpy backend: a tape printed as one Python function over numpy arrays.
+
+Each equation calls its record's ``forward`` on arrays (no Tensor, no node, no check the trace already
+made); reads and effects are plain attribute and item accesses. The function's source is kept
+(``Compiled.source``) so a reader can see what a replay does.
+"""
+import builtins
+
+import numpy as np
+
+from ..tensor import Tensor
+from .bindings import Data, Grad, NewState, Option
+from .ir import Accumulate, Assign, Call, Clear, Eqn, Read, Var
+
+
+class Printer:
+    """Names for the objects the replay refers to, and the lines it runs."""
+
+    def __init__(self):
+        self.scope = {"np": np, "_asarray": np.asarray, "_wrap": _wrap, "_rebind": _rebind, "_set_grad": _set_grad,
+                      "_count": _count, "_new_state": _new_state,
+                      "_accumulate": _accumulate}
+        self.lines = []
+        self._names = {}
+
+    def name(self, obj, prefix):
+        key = id(obj)
+        if key not in self._names:
+            self._names[key] = f"{prefix}{len(self._names)}"
+            self.scope[self._names[key]] = obj
+        return self._names[key]
+
+    def value(self, x):
+        """Source of an operand or a parameter: a variable, a literal, or a named constant."""
+        if isinstance(x, Var):
+            return x.name
+        if type(x) is tuple:
+            return "(" + "".join(self.value(v) + ", " for v in x) + ")"
+        if x is None or isinstance(x, (bool, int, str)) or (isinstance(x, float) and np.isfinite(x)):
+            return repr(x)
+        return self.name(x, "K")
+
+
+def _wrap(array):
+    """A returned value as a Tensor of its own (never an array a later call writes)."""
+    return Tensor._wrap(np.array(array))
+
+
+def _rebind(tensor, array):
+    array = np.array(array, dtype=tensor.dtype)
+    array.setflags(False)
+    tensor._data = array
+
+
+def _set_grad(tensor, array):
+    tensor._grad = Tensor._wrap(np.array(array))
+
+
+def _new_state(optimizer, param, key, value, is_array):
+    """A state entry a first step makes: a new array of the parameter's dtype, or a step count."""
+    if is_array:
+        value = np.array(np.broadcast_to(value, param.shape), dtype=param.dtype)
+    else:
+        value = float(value)
+        value = int(value) if value.is_integer() else value
+    optimizer.state.setdefault(param, {})[key] = value
+
+
+def _accumulate(tensor, g):
+    """What backward() does to a leaf's .grad: the sum with the gradient it holds, or g where it has none."""
+    current = tensor._grad
+    tensor._grad = Tensor._wrap(np.array(g) if current is None else current._data + g)
+
+
+def _count(value, like):
+    """A state number written back as the type it had (a step count stays an int)."""
+    value = float(value)
+    return int(value) if isinstance(like, int) else value
+
+
+def read_source(printer, binding):
+    if isinstance(binding, Data):
+        return f"{printer.name(binding.tensor, 'T')}._data"
+    if isinstance(binding, Grad):
+        return f"{printer.name(binding.tensor, 'T')}._grad._data"
+    if isinstance(binding, Option):
+        return f"float({printer.name(binding.optimizer, 'O')}.param_groups[{binding.index}][{binding.key!r}])"
+    entry = f"{printer.name(binding.optimizer, 'O')}.state[{printer.name(binding.param, 'T')}][{binding.key!r}]"
+    return entry if binding.is_array else f"float({entry})"
+
+
+def write_source(printer, effect):
+    if isinstance(effect, Accumulate):
+        return f"_accumulate({printer.name(effect.binding.tensor, 'T')}, {printer.value(effect.var)})"
+    if isinstance(effect, Clear):
+        return f"{printer.name(effect.binding.tensor, 'T')}._grad = None"
+    binding, value = effect.binding, printer.value(effect.var)
+    if isinstance(binding, Data):
+        return f"_rebind({printer.name(binding.tensor, 'T')}, {value})"
+    if isinstance(binding, Grad):
+        return f"_set_grad({printer.name(binding.tensor, 'T')}, {value})"
+    optimizer, param = printer.name(binding.optimizer, "O"), printer.name(binding.param, "T")
+    if isinstance(binding, NewState):
+        return f"_new_state({optimizer}, {param}, {binding.key!r}, {value}, {binding.is_array})"
+    entry = f"{optimizer}.state[{param}][{binding.key!r}]"
+    if binding.is_array:
+        return f"{entry}[...] = {value}"
+    return f"{entry} = _count({value}, {entry})"
+
+
+def equation_source(printer, eqn):
+    ins = ", ".join(printer.value(x) for x in eqn.ins)
+    params = "".join(f", {k}={printer.value(v)}" for k, v in eqn.params.items())
+    call = f"{printer.name(eqn.op.forward, 'F')}({ins}{params})"
+    return f"{eqn.out.name} = {'_asarray(' + call + ')' if eqn.out.shape == () else call}"
+
+
+def output_source(printer, obj):
+    if isinstance(obj, Var):
+        return f"_wrap({obj.name})"
+    if type(obj) is tuple and len(obj) == 2 and obj[0] == "grad":
+        return f"{printer.name(obj[1], 'T')}._grad"
+    if type(obj) is tuple and len(obj) == 2 and obj[0] == "object":
+        return printer.value(obj[1]) if obj[1] is None or isinstance(obj[1], (bool, int, float, str)) else printer.name(obj[1], "R")
+    if type(obj) in (list, tuple):
+        items = [output_source(printer, o) for o in obj]
+        return ("(" + "".join(i + ", " for i in items) + ")") if type(obj) is tuple else "[" + ", ".join(items) + "]"
+    return "{" + ", ".join(f"{printer.value(k)}: {output_source(printer, v)}" for k, v in obj.items()) + "}"
+
+
+def build(tape, arg_is_tensor):
+    """(the replay function of ``leaves``, its source) for ``tape``."""
+    printer = Printer()
+    body = [f"{v.name} = leaves[{i}]{'._data' if is_tensor else ''}" for i, (v, is_tensor) in enumerate(zip(tape.args, arg_is_tensor))]
+    for var, value in tape.consts:
+        body.append(f"{var.name} = {printer.name(value, 'C')}")
+    for item in tape.eqns:
+        if isinstance(item, Eqn):
+            body.append(equation_source(printer, item))
+        elif isinstance(item, Read):
+            body.append(f"{item.var.name} = {read_source(printer, item.binding)}")
+        elif isinstance(item, Call):
+            body.append(f"{printer.name(item.function, 'CALL')}()")
+        else:
+            body.append(write_source(printer, item))
+    body.append(f"return {output_source(printer, tape.output)}")
+    source = "def replay(leaves):\n" + "".join(f"    {line}\n" for line in body)
+    exec(builtins.compile(source, "<tm.compile replay>", "exec"), printer.scope)
+    return printer.scope["replay"], source
