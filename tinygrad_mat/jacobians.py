@@ -8,17 +8,21 @@ For F = f(X), the derivative holds every ∂Fᵢⱼ/∂Xₖₗ:
     layout its transpose.
 
 Built from one forward pass that carries every basis direction of X at once (``mode="fwd"``: a batch
-of size(X) tangents, see ``Record.batching``) or from reverse passes, one per entry of F
-(``mode="rev"``); ``"auto"`` picks forward unless F has fewer entries than X. Like the other
+of size(X) tangents, see ``Op.batching``) or from one reverse pass that carries a cotangent for every
+entry of F at once (``mode="rev"``: a batch of size(F) cotangents, see ``Op.vjp_batching``; in chunks
+when the batch would be large); ``"auto"`` picks forward unless F has fewer entries than X. Like the other
 transforms, numpy in gives numpy out at top level, and nested calls return Tensors, so Jacobians
 compose.
 """
+import math
+
 import numpy as np
 
 from . import functions, modes
 from .errors import ShapeError
 from .functional import (
-    _argnums, _jvp, _numpy_mode, _rebuild, export_aux, function_output, function_outputs, grad, jvp, split_aux, vjp,
+    Pullback, _argnums, _jvp, _numpy_mode, _rebuild, export_aux, function_output, function_outputs, grad, jvp,
+    split_aux,
 )
 from .tensor import Tensor
 
@@ -49,15 +53,6 @@ def _output_shapes(f_x, x, vec, name):
         return [o.shape for o in outs], kind
 
 
-def _bases(shape, dtype):
-    """The unit arrays e_k of ``shape``, k in row-major order."""
-    size = int(np.prod(shape, dtype=np.int64))
-    for k in range(size):
-        e = np.zeros(size, dtype=dtype)
-        e[k] = 1.0
-        yield e.reshape(shape)
-
-
 def _assemble(pieces, axis, shape, lib, dtype):
     if not pieces:
         return np.zeros(shape, dtype=dtype)
@@ -65,21 +60,22 @@ def _assemble(pieces, axis, shape, lib, dtype):
 
 
 def _numerator_reverse(f_x, x, lib, vec, name):
-    """J of each output, one reverse pass per output entry: row i of output k's J is eᵢᵀ Jₖ."""
-    out, vjp_fn = vjp(lambda x: _checked(f_x(x), vec, name), x, _name=name)
-    outs = list(out) if isinstance(out, (tuple, list)) else [out]
-    kind = type(out) if isinstance(out, (tuple, list)) else None
-    x_shape = np.shape(_value(x))
-    zeros = [np.zeros(np.shape(_value(o)), dtype=_value(o).dtype) for o in outs]
-    jacobians = []
-    for k, o in enumerate(outs):
-        f_shape, dtype = np.shape(_value(o)), _value(o).dtype
-        rows = []
-        for e in _bases(f_shape, dtype):
-            cotangent = e if kind is None else _rebuild(kind, zeros[:k] + [e] + zeros[k + 1:])
-            rows.append(vjp_fn(cotangent)[0])  # eᵢᵀ J, X-shaped
-        jacobians.append(_assemble(rows, 0, f_shape + x_shape, lib, dtype))
-    return jacobians, kind
+    """J of each output from one batched reverse pass: the basis cotangents eᵢ of every entry of every
+    output pushed back at once (in chunks when large, ``Pullback.rows``); row i of output k's J is eᵢᵀ Jₖ."""
+    pullback = Pullback(lambda x: _checked(f_x(x), vec, name), (x,), False, name, {})
+    handle = pullback.handles[0]
+    shapes = [o.shape for o in pullback.outs]
+    if pullback.packed.size == 0 or handle.size == 0:
+        return [np.zeros(shape + handle.shape, dtype=handle.dtype) for shape in shapes], pullback.kind
+    rows = pullback.rows()[0]  # (entries of all outputs, *X.shape)
+    if len(shapes) == 1:
+        return [lib.reshape(rows, shapes[0] + handle.shape)], pullback.kind
+    jacobians, offset = [], 0
+    for shape in shapes:
+        size = math.prod(shape)
+        jacobians.append(lib.reshape(rows[offset:offset + size], shape + handle.shape))
+        offset += size
+    return jacobians, pullback.kind
 
 
 def _checked(value, vec, name):
@@ -175,7 +171,8 @@ def jacfwd(f, argnums=0, has_aux=False):
 
 
 def jacrev(f, argnums=0, has_aux=False):
-    """Jacobian in numerator layout (F.shape + X.shape) from reverse passes, as ``jax.jacrev``."""
+    """Jacobian in numerator layout (F.shape + X.shape) from one reverse pass carrying every row's
+    cotangent (a batch of size(F)), as ``jax.jacrev``."""
     return jacobian(f, argnums, mode="rev", has_aux=has_aux, _name="jacrev")
 
 
