@@ -13,9 +13,23 @@ from tinygrad_mat.functional import Pullback
 from tinygrad_mat.ops import REGISTRY
 
 from helpers import assert_close, central_jacobian, random_inputs
-from op_cases import CASES
+from op_cases import CASES, Case
 
 BATCH = 3
+# Index arrays separated by a slice: numpy moves their axes to the front, so a batch axis put before the
+# index would not stay first (these ops must go direction by direction); and shapes the table lacks.
+SEPARATED = (np.array([0, 1, 1]), slice(None), np.array([1, 0, 1]))
+EXTRA = [
+    Case("getitem", lambda a: a[SEPARATED], [(2, 3, 2)], lambda a: a[SEPARATED], label="separated-arrays"),
+    Case("scatter_add", lambda v: tm.scatter_add(v, SEPARATED, (2, 3, 2)), [(3, 3)], None, label="separated-arrays"),
+    Case("index_update", lambda a, v: tm.index_update(a, (np.array([0, 1]), slice(None), np.array([1, 0])), v),
+         [(2, 3, 2), (2, 3)], None, label="separated-arrays"),
+    Case("cumsum", lambda a: a.cumsum(), [(4,)], np.cumsum, label="flat-vector"),
+    Case("linear", tm.linear, [(5, 3), (4, 3), (5, 1)], None, label="column-bias"),
+    Case("matmul", lambda a, b: a @ b, [(2, 3, 4), (2, 4, 2)], np.matmul, label="stacked-both"),
+    Case("max", lambda a: a.max(axis=0), [(3, 4)], None, label="axis0"),
+]
+CASES = CASES + EXTRA
 
 
 def _setup(case, seed):
