@@ -10,11 +10,12 @@ A "tensor" here is anything with ``_node``, ``_data`` and ``requires_grad``.
 """
 import heapq
 import itertools
+import math
 import time
 
 import numpy as np
 
-from . import arraylock, fastnp, modes, observe
+from . import arraylock, modes, observe
 from .errors import GraphError, RuleError, in_rule
 
 _state = modes.state
@@ -193,32 +194,51 @@ def _batched_rule(observers, node, tensor, xp, g, inputs, out, needs, batch):
     return cotangents
 
 
-class _Views:
-    """What ``batch_params`` may call on the numpy views that stand in for the operands of an op whose
-    rules read only their shapes (recorded or not, no graph node is made for a shape)."""
+class _Shaped:
+    """Stands for an operand of an op whose rules read only its operands' shapes and dtypes (a linear
+    op's), lifted behind a batch axis: no array is made for it, recorded or not."""
 
-    reshape = staticmethod(fastnp.reshape)
+    __slots__ = ("shape", "dtype")
+
+    def __init__(self, shape, dtype):
+        self.shape, self.dtype = tuple(shape), dtype
+
+    @property
+    def ndim(self):
+        return len(self.shape)
+
+    @property
+    def size(self):
+        return math.prod(self.shape)
 
 
-def _lifted(array, batch):
-    """A read-only view of ``array`` (or a number) with a leading axis of ``batch`` copies."""
-    array = np.asarray(array)
-    return np.broadcast_to(array, (batch,) + array.shape)
+class _Shapes:
+    """What ``batch_params`` may call on ``_Shaped`` operands."""
+
+    @staticmethod
+    def reshape(x, shape):
+        shape = tuple(shape)
+        if -1 in shape:
+            known = math.prod(n for n in shape if n != -1)
+            shape = tuple(x.size // known if n == -1 else n for n in shape)
+        return _Shaped(shape, x.dtype)
 
 
 def _lifted_rule(op, xp, g, inputs, out, needs, params, saved, batch):
     """``vjp_batching = "params"``: the rule of the op applied to a stack of ``batch`` copies of its
-    operands (views) with the params ``batch_params`` gives for the stack. An op whose rules read only
-    the shapes of its operands gets numpy views even when recorded (no node is made for them)."""
+    operands with the params ``batch_params`` gives for the stack. An op whose rules read values gets
+    broadcast views (recorded: broadcast_to nodes, so that derivatives flow); one whose rules read only
+    shapes gets shapes."""
     shapes = [np.shape(x) for x in saved]
+    out_shape = (batch,) + np.shape(getattr(out, "_data", out))
     if op.reads_inputs:
         lifted = [xp.broadcast_to(x, (batch,) + shape) for x, shape in zip(inputs, shapes)]
-        lifted_out = xp.broadcast_to(out, (batch,) + tuple(np.shape(getattr(out, "_data", out))))
+        lifted_out = xp.broadcast_to(out, out_shape)
         lifted, batched_params = op.batch_params(xp, lifted, params, shapes, batch)
     else:
-        lifted = [_lifted(x, batch) for x in saved]
-        lifted_out = _lifted(getattr(out, "_data", out), batch)
-        lifted, batched_params = op.batch_params(_Views, lifted, params, shapes, batch)
+        lifted = [_Shaped((batch,) + shape, np.result_type(x)) for x, shape in zip(saved, shapes)]
+        lifted_out = _Shaped(out_shape, np.result_type(getattr(out, "_data", out)))
+        lifted, batched_params = op.batch_params(_Shapes, lifted, params, shapes, batch)
     return op.vjp(xp, g, tuple(lifted), lifted_out, needs, **batched_params)
 
 

@@ -10,6 +10,8 @@ While f runs, a Tensor that carries the transform's derivative refuses to become
 numpy array (``float(t)``, ``t.item()``, ``t.numpy()``, ``np.asarray(t)``), which would silently
 drop the derivative: a ``TracedValueError`` names the transform instead.
 """
+import functools
+
 import numpy as np
 
 from . import engine, modes
@@ -104,6 +106,14 @@ def _to_numpy(t):
     return np.array(t._data if isinstance(t, Tensor) else t)
 
 
+def _fresh(g):
+    """g as the caller may keep it: g itself when it is an array the pass made (it owns its memory,
+    writeable: no Tensor holds it, Tensor data is read-only), else a copy (a view, a shared array)."""
+    if type(g) is np.ndarray and g.flags.owndata and g.flags.writeable:
+        return g
+    return _to_numpy(g)
+
+
 def _results(grads, handles, numpy_mode, batch=None):
     """The engine's cotangents as the caller gets them: zeros where none arrived, numpy or Tensors
     (with ``batch``, each has a leading axis of that many directions)."""
@@ -112,7 +122,8 @@ def _results(grads, handles, numpy_mode, batch=None):
         if g is None:
             g = np.zeros(handle.shape if batch is None else (batch,) + handle.shape, dtype=handle.dtype)
         if numpy_mode:
-            results.append(_to_numpy(g))
+            fresh = batch is not None and not any(g is r for r in results)  # one array twice: copies
+            results.append(_fresh(g) if fresh else _to_numpy(g))
         else:
             results.append(g if isinstance(g, Tensor) else Tensor._wrap(np.asarray(g)))
     return results
@@ -213,6 +224,19 @@ def vjp(f, *primals, has_aux=False, _name="vjp", **kwargs):
 CHUNK_ENTRIES = 2**22
 
 
+@functools.lru_cache(maxsize=8)
+def _cached_identity(size, dtype):
+    identity = np.eye(size, dtype=dtype)
+    identity.setflags(write=False)  # shared by every call: no rule writes into a cotangent
+    return identity
+
+
+def _identity(size, dtype):
+    """The size × size identity: the batch of cotangents of jacrev (kept for small sizes, where making it
+    costs as much as the pass)."""
+    return _cached_identity(size, np.dtype(dtype)) if size <= 512 else np.eye(size, dtype=dtype)
+
+
 class Pullback:
     """f evaluated once on reverse handles for ``primals`` (one recorded graph), and cotangents pulled
     back through it: one at a time (``vjp``'s vjp_fn), or many in one batched pass (``jacrev``).
@@ -271,7 +295,7 @@ class Pullback:
         size, shape, dtype = self.packed.size, self.packed.shape, self.packed.dtype
         chunk = max(1, CHUNK_ENTRIES // max(1, engine.largest_array(self.packed, self.start)))
         if chunk >= size:
-            return self.batched(np.eye(size, dtype=dtype).reshape((size,) + shape), retain_graph=False)
+            return self.batched(_identity(size, dtype).reshape((size,) + shape), retain_graph=False)
         pieces = []
         for lo in range(0, size, chunk):
             hi = min(size, lo + chunk)

@@ -21,8 +21,8 @@ import numpy as np
 from . import functions, modes
 from .errors import ShapeError
 from .functional import (
-    Pullback, _argnums, _jvp, _numpy_mode, _rebuild, export_aux, function_output, function_outputs, grad, jvp,
-    split_aux,
+    Pullback, _argnums, _jvp, _numpy_mode, _rebuild, export_aux, function_output, function_outputs, grad,
+    split_aux, vjp,
 )
 from .tensor import Tensor
 
@@ -191,7 +191,9 @@ def _require_scalar(f, args, kwargs, nums, name, several=False):
 
 def hessian(f, argnums=0, vec=False, has_aux=False):
     """∂²f/∂X∂X of a scalar f, shape X.shape + X.shape, or with ``vec`` the symmetric
-    size(X) × size(X) matrix ∂²f/∂vec(X)∂vec(X)ᵀ. Forward mode over the reverse-mode gradient.
+    size(X) × size(X) matrix ∂²f/∂vec(X)∂vec(X)ᵀ. Reverse mode over the reverse-mode gradient: the
+    gradient's graph is recorded, and one batched reverse pass through it gives every row (measured
+    faster than forward over reverse on log det X, tr(XᵀAX), a logistic loss and tanh layers).
 
     With a tuple of argnums, returns the blocks H[i][j] = ∂²f/∂args[i]∂args[j]; with ``has_aux``,
     (Hessian, aux). When f returns a tuple or list of scalars, the Hessian of each comes back in the
@@ -229,7 +231,7 @@ def hessian(f, argnums=0, vec=False, has_aux=False):
 def _hessian_blocks(scalar_f, args, kwargs, nums, single, vec):
     """The Hessian of a scalar f: one block (single argnum) or the blocks H[i][j]."""
     blocks = tuple(
-        jacobian(grad(scalar_f, argnums=i, _name="hessian"), argnums=nums, mode="fwd", vec=vec,
+        jacobian(grad(scalar_f, argnums=i, _name="hessian"), argnums=nums, mode="rev", vec=vec,
                  _name="hessian")(*args, **kwargs)
         for i in nums
     )
@@ -237,8 +239,9 @@ def _hessian_blocks(scalar_f, args, kwargs, nums, single, vec):
 
 
 def hvp(f, x, v, **kwargs):
-    """The Hessian-vector product H v of a scalar f at x, from one forward pass over the gradient
-    (the Hessian is never formed). Keyword arguments are passed to f.
+    """The Hessian-vector product H v of a scalar f at x, from one reverse pass over the recorded
+    gradient (vᵀH = (Hv)ᵀ, H symmetric; measured faster than a forward pass over the gradient); the
+    Hessian is never formed. Keyword arguments are passed to f.
 
     >>> import numpy as np, tinygrad_mat as tm
     >>> A = np.array([[1.0, 2.0], [0.0, 3.0]])
@@ -248,4 +251,4 @@ def hvp(f, x, v, **kwargs):
     if np.shape(_value(x)) != np.shape(_value(v)):
         raise ShapeError(f"hvp: v has shape {np.shape(_value(v))}, but x has shape {np.shape(_value(x))}")
     _require_scalar(f, (x,), kwargs, (0,), "hvp")
-    return jvp(grad(f, _name="hvp"), (x,), (v,), _name="hvp", **kwargs)[1]
+    return vjp(grad(f, _name="hvp"), x, _name="hvp", **kwargs)[1](v)[0]

@@ -299,13 +299,24 @@ def numpy_cofactor_derivative(a, e):
     π_ij = ∏_{l∉{i,j}} s_l. The map E ↦ D cof(A)[E] is self-adjoint (det's Hessian is symmetric).
     """
     u, s, vh, sign = _svd(a)
-    e_rot = u.swapaxes(-1, -2) @ e @ vh.swapaxes(-1, -2)
+    e_rot = _times(u.swapaxes(-1, -2) @ e, vh.swapaxes(-1, -2))
     pi = _pair_products(s)
     diagonal = np.diagonal(e_rot, axis1=-2, axis2=-1)
-    r = -pi * e_rot.swapaxes(-1, -2)
+    r = np.multiply(-pi, e_rot.swapaxes(-1, -2), order="C")  # row-major: the products below are faster
     n = s.shape[-1]
-    r[..., np.arange(n), np.arange(n)] = (pi @ diagonal[..., None])[..., 0]
-    return sign[..., None, None] * (u @ r @ vh)
+    if pi.ndim == 2:  # π is symmetric: (π d)ᵢ = (d π)ᵢ, one product for a stack of E
+        r[..., np.arange(n), np.arange(n)] = _times(diagonal, pi)
+    else:
+        r[..., np.arange(n), np.arange(n)] = (pi @ diagonal[..., None])[..., 0]
+    return sign[..., None, None] * _times(u @ r, vh)
+
+
+def _times(x, m):
+    """x @ m; for a stack x (a batch of cotangents) times one matrix m, as one matrix product (numpy's
+    matmul would loop over the stack)."""
+    if x.ndim > 2 and m.ndim == 2:
+        return (x.reshape(-1, x.shape[-1]) @ m).reshape(x.shape[:-1] + m.shape[-1:])
+    return x @ m
 
 
 def _third_derivative(xp, a, e, f):
