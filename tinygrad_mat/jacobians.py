@@ -62,7 +62,7 @@ def _assemble(pieces, axis, shape, lib, dtype):
 def _numerator_reverse(f_x, x, lib, vec, name):
     """J of each output from one batched reverse pass: the basis cotangents eᵢ of every entry of every
     output pushed back at once (in chunks when large, ``Pullback.rows``); row i of output k's J is eᵢᵀ Jₖ."""
-    pullback = Pullback(lambda x: _checked(f_x(x), vec, name), (x,), False, name, {})
+    pullback = Pullback(f_x if not vec else lambda x: _checked(f_x(x), vec, name), (x,), False, name, {})
     handle = pullback.handles[0]
     shapes = [o.shape for o in pullback.outs]
     if pullback.packed.size == 0 or handle.size == 0:
@@ -148,15 +148,19 @@ def jacobian(f, argnums=0, mode="auto", layout="numerator", vec=False, has_aux=F
                 return out
 
             x = args[n]
-            x_shape = np.shape(_value(x))
-            f_shapes, kind = (None, None) if mode == "rev" else _output_shapes(f_x, x, vec, _name)
-            f_size = None if f_shapes is None else sum(int(np.prod(shape)) for shape in f_shapes)
-            if mode == "rev" or (mode == "auto" and np.prod(x_shape) > f_size):
+            if mode == "rev":  # f's output shapes come from the pass itself
                 jacobians, kind = _numerator_reverse(f_x, x, lib, vec, _name)
             else:
-                jacobians, kind = _numerator_forward(f_x, x, f_shapes, kind, lib, _name)
-            laid_out = [_layout(J, np.ndim(_value(J)) - len(x_shape), len(x_shape), layout, vec, lib) for J in jacobians]
-            results.append(_rebuild(kind, laid_out))
+                f_shapes, kind = _output_shapes(f_x, x, vec, _name)
+                f_size = sum(int(np.prod(shape)) for shape in f_shapes)
+                if mode == "auto" and np.size(_value(x)) > f_size:
+                    jacobians, kind = _numerator_reverse(f_x, x, lib, vec, _name)
+                else:
+                    jacobians, kind = _numerator_forward(f_x, x, f_shapes, kind, lib, _name)
+            if layout != "numerator" or vec:
+                x_ndim = np.ndim(_value(x))
+                jacobians = [_layout(J, np.ndim(_value(J)) - x_ndim, x_ndim, layout, vec, lib) for J in jacobians]
+            results.append(_rebuild(kind, jacobians))
         result = results[0] if single else tuple(results)
         return (result, export_aux(auxes[-1], numpy_mode)) if has_aux else result
 
