@@ -114,14 +114,14 @@ def _fit_batched(xp, cotangent, like, opname, cotangents, batch):
     target = (batch,) + tuple(like.shape)
     if shape != target:
         lead = len(shape) - len(target)  # axes broadcasting added, just after the batch axis
-        if lead < 0 or shape[0] != batch:
+        if not shape or shape[0] != batch:
             raise RuleError(
                 f"{opname} (backward, a batch of {batch} cotangents): the rule returned a cotangent of shape "
                 f"{shape} for input {position} of shape {like.shape}, without the leading batch axis; the "
                 "op's vjp_batching declaration does not fit its rule"
             )
         rest = shape[1 + lead:]
-        if any(n != 1 and m != n for n, m in zip(like.shape, rest)):
+        if lead < 0 or any(n != 1 and m != n for n, m in zip(like.shape, rest)):
             raise RuleError(
                 f"{opname} (backward, a batch of {batch} cotangents): cotangent of shape {shape} does not "
                 f"fit input {position} of shape {like.shape}"
@@ -253,8 +253,12 @@ def _rule_per_direction(op, xp, g, inputs, out, needs, params, saved, batch):
             if column is None:
                 continue
             if cotangent is None:
-                cotangent = xp.constant(np.zeros(np.shape(like), dtype=like.dtype))
-            elif cotangent.shape != like.shape or cotangent.dtype != like.dtype:
+                cotangent = xp.constant(np.zeros(like.shape, dtype=like.dtype))
+            try:
+                fits = cotangent.shape == like.shape and cotangent.dtype == like.dtype
+            except AttributeError:  # not an array at all: _fit says so
+                fits = False
+            if not fits:
                 cotangent = _fit(xp, cotangent, like, op.name, cotangents)
             column.append(cotangent)
     return tuple(None if column is None else xp.stack(column) for column in columns)
