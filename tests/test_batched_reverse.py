@@ -275,3 +275,28 @@ def test_hvp_equals_forward_over_reverse_and_differentiates_again():
     (tm.hvp(_smooth, t, v) * w).sum().backward()
     expected = central_jacobian(lambda x: np.sum(tm.hvp(_smooth, x, v) * w), [x], h=1e-5)[0]
     assert_close(t.grad.numpy(), expected, rtol=1e-6, atol=1e-8)
+
+
+def test_the_interleaved_benchmark_builds_and_checks_its_cases():
+    """bench/batched_reverse.py never rots: its implementations (JAX's included) are built and checked
+    against the closed forms at a tiny size (nothing is timed)."""
+    pytest.importorskip("jax")
+    import importlib.util
+    import os
+    import pathlib
+    import sys
+
+    bench = pathlib.Path(__file__).resolve().parents[1] / "bench"
+    sys.path.insert(0, str(bench))
+    environment = dict(os.environ)  # the script fixes thread counts for itself
+    try:
+        spec = importlib.util.spec_from_file_location("batched_reverse", bench / "batched_reverse.py")
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        cases = module.cases(3)
+    finally:
+        sys.path.remove(str(bench))
+        os.environ.clear()
+        os.environ.update(environment)
+    assert set(cases) == {"jacrev of A X A, 3 × 3", "hessian of log det X, 3 × 3"}
+    assert all("JAX jit" in implementations and "tinygrad_mat" in implementations for implementations in cases.values())
