@@ -377,7 +377,7 @@ def jvp(f, primals, tangents, has_aux=False, _name="jvp", **kwargs):
 
 def _jvp(f, primals, tangents, has_aux, name, kwargs, batch=None):
     """``jvp``; with ``batch``, each tangent has a leading axis of that many directions, pushed through
-    f in one pass, and the output tangent has it too (jacfwd, hessian)."""
+    f in one pass, and the output tangent has it too (jacfwd)."""
     numpy_mode = _numpy_mode(tuple(primals) + tuple(tangents))
     # Plain-array tangents are safe only where nothing can differentiate them again: numpy in (so
     # numpy out) and no transform around this one. Inside, nested transforms make their own levels.

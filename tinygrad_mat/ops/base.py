@@ -90,8 +90,8 @@ class Op(Record):
     def jvp(self, xp, tangents, inputs, out, **params):
         raise NotImplementedError
 
-    # Forward mode with a batch of tangents, each with a leading axis of B directions (jacfwd and
-    # hessian push every basis direction in one pass): how ``jvp`` handles them.
+    # Forward mode with a batch of tangents, each with a leading axis of B directions (jacfwd pushes
+    # every basis direction in one pass): how ``jvp`` handles them.
     #   None       it does not: the engine calls it once per direction and stacks (always right);
     #   "leading"  as it stands (it broadcasts the tangents' leading axis through);
     #   "pad"      once each tangent is padded with 1-axes to the output's rank (broadcasting ops);
