@@ -10,10 +10,13 @@ While f runs, a Tensor that carries the transform's derivative refuses to become
 numpy array (``float(t)``, ``t.item()``, ``t.numpy()``, ``np.asarray(t)``), which would silently
 drop the derivative: a ``TracedValueError`` names the transform instead.
 """
+import functools
+
 import numpy as np
 
 from . import engine, modes
 from .errors import ShapeError
+from .namespaces import NUMPY
 from .ops import REGISTRY as OPS
 from .tensor import Tensor, TensorNS, apply, as_tensor, gradients
 
@@ -103,14 +106,24 @@ def _to_numpy(t):
     return np.array(t._data if isinstance(t, Tensor) else t)
 
 
-def _results(grads, handles, numpy_mode):
-    """The engine's cotangents as the caller gets them: zeros where none arrived, numpy or Tensors."""
+def _fresh(g):
+    """g as the caller may keep it: g itself when it is an array the pass made (it owns its memory,
+    writeable: no Tensor holds it, Tensor data is read-only), else a copy (a view, a shared array)."""
+    if type(g) is np.ndarray and g.flags.owndata and g.flags.writeable:
+        return g
+    return _to_numpy(g)
+
+
+def _results(grads, handles, numpy_mode, batch=None):
+    """The engine's cotangents as the caller gets them: zeros where none arrived, numpy or Tensors
+    (with ``batch``, each has a leading axis of that many directions)."""
     results = []
     for g, handle in zip(grads, handles):
         if g is None:
-            g = np.zeros(handle.shape, dtype=handle.dtype)
+            g = np.zeros(handle.shape if batch is None else (batch,) + handle.shape, dtype=handle.dtype)
         if numpy_mode:
-            results.append(_to_numpy(g))
+            fresh = batch is not None and not any(g is r for r in results)  # one array twice: copies
+            results.append(_fresh(g) if fresh else _to_numpy(g))
         else:
             results.append(g if isinstance(g, Tensor) else Tensor._wrap(np.asarray(g)))
     return results
@@ -195,29 +208,111 @@ def vjp(f, *primals, has_aux=False, _name="vjp", **kwargs):
     >>> vjp_fn(np.array([1.0, 0.0]))                          # Aᵀ ū
     (array([1., 2.]),)
     """
-    numpy_mode = _numpy_mode(primals)
-    nested = not numpy_mode
-    start = engine.next_sequence_number()
-    with modes.transform(_name, start) as record, modes.enable_grad():
-        handles = [_reverse_handle(p, _name) for p in primals]
-        record.handles.update(id(h) for h in handles)
-        out, aux = split_aux(f(*handles, **kwargs), has_aux, _name)
-        outs, kind = function_outputs(out, _name)
-        # several outputs: one flat Tensor of all their entries carries the cotangents back at once
-        packed = outs[0] if kind is None else TensorNS.concatenate([TensorNS.reshape(o, (-1,)) for o in outs])
+    pullback = Pullback(f, primals, has_aux, _name, kwargs)
 
     def vjp_fn(cotangent):
-        if kind is not None:
-            cotangent = _packed_cotangent(cotangent, outs, kind, numpy_mode, _name)
-        elif not numpy_mode or isinstance(cotangent, Tensor):
-            cotangent = as_tensor(cotangent, _name)
-        grads = gradients(packed, handles, cotangent, retain_graph=True, create_graph=nested, created_after=start)
-        return tuple(_results(grads, handles, numpy_mode))
+        return pullback(cotangent)
 
-    value = _rebuild(kind, [_to_numpy(o) if numpy_mode else o for o in outs])
+    value = _rebuild(pullback.kind, [_to_numpy(o) if pullback.numpy_mode else o for o in pullback.outs])
     if has_aux:
-        return value, vjp_fn, export_aux(aux, numpy_mode)
+        return value, vjp_fn, export_aux(pullback.aux, pullback.numpy_mode)
     return value, vjp_fn
+
+
+# A batched pass holds cotangents of (directions × the largest array of the graph) entries: above this
+# many, the directions go through in chunks (2²² float64 entries are 32 MiB).
+CHUNK_ENTRIES = 2**22
+
+
+# The identity batches kept: making one costs a good part of a small pass (eye(1024) takes 0.8 ms,
+# jacrev of a 32 × 32 matrix function 4 ms); at most 4, of at most 8 MiB each.
+IDENTITY_BYTES = 2**23
+
+
+@functools.lru_cache(maxsize=4)
+def _cached_identity(size, dtype):
+    identity = np.eye(size, dtype=dtype)
+    identity.setflags(write=False)  # shared by every call: no rule writes into a cotangent
+    return identity
+
+
+def _identity(size, dtype):
+    """The size × size identity: jacrev's batch of cotangents (kept when small)."""
+    dtype = np.dtype(dtype)
+    if size * size * dtype.itemsize <= IDENTITY_BYTES:
+        return _cached_identity(size, dtype)
+    return np.eye(size, dtype=dtype)
+
+
+class Pullback:
+    """f evaluated once on reverse handles for ``primals`` (one recorded graph), and cotangents pulled
+    back through it: one at a time (``vjp``'s vjp_fn), or many in one batched pass (``jacrev``).
+
+    Several outputs are packed into one flat Tensor of all their entries, which carries the cotangents
+    back at once. Nested (Tensors in, or inside another transform), the backward passes are recorded.
+    """
+
+    def __init__(self, f, primals, has_aux, name, kwargs):
+        self.name = name
+        self.numpy_mode = _numpy_mode(primals)
+        self.start = engine.next_sequence_number()
+        with modes.transform(name, self.start) as record, modes.enable_grad():
+            self.handles = [_reverse_handle(p, name) for p in primals]
+            record.handles.update(id(h) for h in self.handles)
+            out, self.aux = split_aux(f(*self.handles, **kwargs), has_aux, name)
+            self.outs, self.kind = function_outputs(out, name)
+            self.packed = (self.outs[0] if self.kind is None
+                           else TensorNS.concatenate([TensorNS.reshape(o, (-1,)) for o in self.outs]))
+
+    def __call__(self, cotangent):
+        """(ūᵀ ∂f/∂primal for each primal) for one cotangent ū shaped like f's output."""
+        if self.kind is not None:
+            cotangent = _packed_cotangent(cotangent, self.outs, self.kind, self.numpy_mode, self.name)
+        elif not self.numpy_mode or isinstance(cotangent, Tensor):
+            cotangent = as_tensor(cotangent, self.name)
+        grads = gradients(self.packed, self.handles, cotangent, retain_graph=True,
+                          create_graph=not self.numpy_mode, created_after=self.start)
+        return tuple(_results(grads, self.handles, self.numpy_mode))
+
+    def batched(self, seed, retain_graph=True):
+        """For a batch of cotangents of the packed output, ``seed`` of shape (B, *packed shape) (a
+        numpy array), each primal's cotangents (B, *its shape) from one batched reverse pass."""
+        if modes.state.tracer is not None:
+            modes.state.tracer.refuse("a gradient transform (tm.grad, vjp, jacobian, ...) inside the step",
+                                      "call loss.backward() in the step and read .grad")
+        nested = not self.numpy_mode
+        batch, packed = seed.shape[0], self.packed
+        seed = np.asarray(seed, dtype=packed.dtype)
+        if nested:
+            seed = Tensor._wrap(seed)
+        if not packed.requires_grad:
+            reached = {}
+        elif packed._node is None:  # f returned a handle itself
+            reached = {id(packed): [packed, seed, packed._data]}
+        else:
+            reached = engine.propagate(packed, seed, TensorNS if nested else NUMPY, self.handles,
+                                       retain_graph or nested, nested, self.start, batch=batch)
+        grads = [reached[id(h)][1] if id(h) in reached else None for h in self.handles]
+        return _results(grads, self.handles, self.numpy_mode, batch)
+
+    def rows(self):
+        """The Jacobian of the packed output with respect to each primal, (size of the output, *primal's
+        shape): the identity pushed back as one batch of cotangents, in chunks of directions when the
+        batch would hold more than ``CHUNK_ENTRIES`` entries per array."""
+        size, shape, dtype = self.packed.size, self.packed.shape, self.packed.dtype
+        chunk = max(1, CHUNK_ENTRIES // max(1, engine.largest_array(self.packed, self.start)))
+        if chunk >= size:
+            return self.batched(_identity(size, dtype).reshape((size,) + shape), retain_graph=False)
+        pieces = []
+        for lo in range(0, size, chunk):
+            hi = min(size, lo + chunk)
+            seed = np.zeros((hi - lo, size), dtype=dtype)
+            seed[np.arange(hi - lo), np.arange(lo, hi)] = 1.0
+            pieces.append(self.batched(seed.reshape((hi - lo,) + shape), retain_graph=hi < size))
+        if len(pieces) == 1:
+            return pieces[0]
+        join = np.concatenate if self.numpy_mode else TensorNS.concatenate
+        return [join([piece[i] for piece in pieces]) for i in range(len(self.handles))]
 
 
 def _packed_cotangent(cotangent, outs, kind, numpy_mode, name):
@@ -282,7 +377,7 @@ def jvp(f, primals, tangents, has_aux=False, _name="jvp", **kwargs):
 
 def _jvp(f, primals, tangents, has_aux, name, kwargs, batch=None):
     """``jvp``; with ``batch``, each tangent has a leading axis of that many directions, pushed through
-    f in one pass, and the output tangent has it too (jacfwd, hessian)."""
+    f in one pass, and the output tangent has it too (jacfwd)."""
     numpy_mode = _numpy_mode(tuple(primals) + tuple(tangents))
     # Plain-array tangents are safe only where nothing can differentiate them again: numpy in (so
     # numpy out) and no transform around this one. Inside, nested transforms make their own levels.

@@ -10,11 +10,17 @@ BASELINE = "numpy closed form"
 IMPLEMENTATIONS = ["numpy closed form", "tinygrad_mat", "JAX jit", "torch.func"]
 
 
+# The two cases of one batched reverse pass (jacrev, and hessian as reverse over reverse) at the sizes
+# bench/batched_reverse.py compares interleaved.
+BATCHED_REVERSE = {("A X A", "jacrev"), ("log det X", "hessian")}
+
+
 def sizes(profile):
     ns = {"test": [2], "quick": [3, 10], "full": [3, 10, 30]}[profile]
+    batched = {"test": [2], "quick": [4, 10, 32], "full": [4, 10, 32]}[profile]
     cases = [("A X A", "jacfwd"), ("A X A", "jacrev"), ("log det X", "hessian"), ("tr(XᵀAX)", "hessian"),
              ("tr(XᵀAX)", "hvp")]
-    return [(f, t, n) for f, t in cases for n in ns]
+    return [(f, t, n) for f, t in cases for n in (batched if (f, t) in BATCHED_REVERSE else ns)]
 
 
 def variant(size):

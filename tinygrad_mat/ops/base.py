@@ -90,8 +90,8 @@ class Op(Record):
     def jvp(self, xp, tangents, inputs, out, **params):
         raise NotImplementedError
 
-    # Forward mode with a batch of tangents, each with a leading axis of B directions (jacfwd and
-    # hessian push every basis direction in one pass): how ``jvp`` handles them.
+    # Forward mode with a batch of tangents, each with a leading axis of B directions (jacfwd pushes
+    # every basis direction in one pass): how ``jvp`` handles them.
     #   None       it does not: the engine calls it once per direction and stacks (always right);
     #   "leading"  as it stands (it broadcasts the tangents' leading axis through);
     #   "pad"      once each tangent is padded with 1-axes to the output's rank (broadcasting ops);
@@ -106,6 +106,28 @@ class Op(Record):
     def batch_params(self, xp, tangents, params, shapes, batch):
         """For ``batching = "params"``: (the tangents, the params) that apply this linear op to a batch
         of tangents, each (batch, *shape of its input)."""
+        raise NotImplementedError
+
+    # Reverse mode with a batch of cotangents: Z̄ of shape (B, *shape of Z), B directions (jacrev, and
+    # hessian as reverse over reverse, push every basis cotangent through one pass): how ``vjp``
+    # handles them. Each input's cotangent comes back as (B, *its shape) or broadcasts to it after
+    # the batch axis; the engine sums it back over the broadcast axes, never over the batch axis.
+    #   None       it does not: the engine calls it once per direction and stacks (always right);
+    #   "leading"  as it stands: it broadcasts Z̄'s leading axis through (elementwise and broadcasting
+    #              ops, matrix ops that act on the last two axes of a stack);
+    #   "params"   given the op's operands and output with a leading batch axis too (read-only views)
+    #              and the params ``batch_params`` gives: the rule of the same op applied to a stack;
+    #   "rule"     ``batched_vjp``, a rule written for the batch.
+    # (Forward mode's "pad" has no reverse twin: Z̄ always has the output's full rank already.)
+    # tests/test_batched_reverse.py checks every op's batched cotangents against one direction at a time.
+    vjp_batching = None
+
+    def vjp_batch_mode(self, inputs, params):
+        """``vjp_batching`` for these inputs (an op may handle a batch only for some shapes)."""
+        return self.vjp_batching
+
+    def batched_vjp(self, xp, g, inputs, out, needs, **params):
+        """For ``vjp_batching = "rule"``: the cotangents for a batch of output cotangents g (B, *shape)."""
         raise NotImplementedError
 
     # The numba backend of tm.compile writes a step as numba source, op by op (ops/lowering.py says
@@ -184,6 +206,7 @@ class Elementwise(Op):
         return (f"{g} * ({self._lower(self.lowered_derivative, ins, inputs, out)})",)
 
     batching = "leading"  # f′(X) ⊙ Ẋ broadcasts a leading batch axis of Ẋ
+    vjp_batching = "leading"  # and Z̄ ⊙ f′(X) one of Z̄
 
     def vjp(self, xp, g, inputs, out, needs):
         return (g * self.derivative(xp, inputs[0], out),)
@@ -342,6 +365,22 @@ def keepdims_shape(in_shape, axis):
     if axis is None:
         return (1,) * len(in_shape)
     return tuple(1 if i in axis else n for i, n in enumerate(in_shape))
+
+
+def axes_after_batch(axis, ndim):
+    """Reduction axes (None: all) of an operand with ``ndim`` axes, for the same operand behind a
+    leading batch axis."""
+    return tuple(range(1, ndim + 1)) if axis is None else tuple(a + 1 for a in axis)
+
+
+def index_after_batch(index):
+    """An index as it applies behind a leading batch axis."""
+    return (slice(None),) + (index if isinstance(index, tuple) else (index,))
+
+
+def array_parts(index):
+    """How many integer or boolean arrays an index holds (numpy moves the result's axes of several)."""
+    return sum(isinstance(part, np.ndarray) for part in (index if isinstance(index, tuple) else (index,)))
 
 
 def reduced_count(in_shape, axis):

@@ -57,6 +57,15 @@ class EinsumExplicit(Op):
     """einsum with explicit, ellipsis-free subscripts and matching sizes (internal: see ``einsum``)."""
 
     name, public = "einsum_explicit", False
+    vjp_batching = "params"
+
+    def batch_params(self, xp, operands, params, shapes, batch):
+        """One more letter, unused so far, for the batch axis of every operand and of the output."""
+        subscripts = params["subscripts"]
+        letter = next(c for c in _LETTERS if c not in subscripts)
+        terms, output = subscripts.split("->")
+        lifted = ",".join(letter + term for term in terms.split(","))
+        return operands, {"subscripts": f"{lifted}->{letter}{output}"}
     vjp_text = "Āₖ = einsum(Z̄ and the other operands → the subscripts of Aₖ)   (diagonals and broadcasts restored)"
     jvp_text = "Ż = Σₖ einsum(A₁, …, Ȧₖ, …, Aₙ)   (multilinear)"
     source = "HIPS autograd (numpy_vjps.py, grad_einsum); multilinearity for the forward rule"
@@ -346,6 +355,20 @@ class LinearMap(Op):
 
     name = "linear"
     lowering_limits = "1-D and 2-D inputs"
+    vjp_batching = "rule"
+
+    def batched_vjp(self, xp, g, inputs, out, needs):
+        """For Z̄ of shape (B, …, out): X̄ = Z̄ W, W̄ = Σ over the leading axes of x of Z̄ᵀ X for each
+        direction, b̄ = Z̄ (the engine sums it back to b's shape after the batch axis)."""
+        x, w = inputs[0], inputs[1]
+        gx = g @ w if needs[0] else None
+        gw = None
+        if needs[1]:
+            rows = xp.reshape(g, (g.shape[0], -1, g.shape[-1]))  # (B, rows of x, out)
+            gw = rows.mT @ xp.reshape(x, (-1, x.shape[-1]))
+        if len(inputs) == 2:
+            return gx, gw
+        return gx, gw, (g if needs[2] else None)
     vjp_text = "X̄ = Z̄ W,  W̄ = Z̄ᵀ X (summed over the leading axes),  b̄ = Z̄ summed over the leading axes"
     jvp_text = "Ż = Ẋ Wᵀ + X Ẇᵀ + ḃ"
     source = "The Matrix Cookbook, eq. 69 (matmul), with the transpose folded in"

@@ -98,6 +98,7 @@ class _PiecewiseConstant(Op):
     """Z = f(X) constant between jumps: derivative 0 wherever it exists (and taken as 0 at jumps)."""
 
     batching = "leading"
+    vjp_batching = "leading"
 
     vjp_text = "X̄ = 0"
     jvp_text = "Ż = 0"
@@ -166,6 +167,7 @@ class Sign(_PiecewiseConstant):
 class _Binary(Op):
 
     batching = "pad"  # broadcasting: a batch of tangents, padded to the output's rank
+    vjp_batching = "leading"  # Z̄ has the output's full rank: the rule broadcasts its batch axis
 
     def prepare(self, a, b):
         return (a, b), {}

@@ -20,6 +20,7 @@ class Add(Binary, Linear):
     """
 
     batching = "pad"  # broadcasting: a batch of tangents, padded to the output's rank
+    vjp_batching = "leading"  # Z̄ has the output's full rank: the rule broadcasts its batch axis
 
     name, dunder, ufunc = "add", "add", np.add
     lowered, lowered_vjp = "{a} + {b}", ("{g}", "{g}")
@@ -44,6 +45,7 @@ class Sub(Binary, Linear):
     """a − b with numpy broadcasting."""
 
     batching = "pad"  # broadcasting: a batch of tangents, padded to the output's rank
+    vjp_batching = "leading"  # Z̄ has the output's full rank: the rule broadcasts its batch axis
 
     name, dunder, ufunc = "sub", "sub", np.subtract
     lowered, lowered_vjp = "{a} - {b}", ("{g}", "-{g}")
@@ -65,6 +67,7 @@ class Mul(Binary, Bilinear):
     """a ⊙ b (elementwise product) with numpy broadcasting."""
 
     batching = "pad"  # broadcasting: a batch of tangents, padded to the output's rank
+    vjp_batching = "leading"  # Z̄ has the output's full rank: the rule broadcasts its batch axis
 
     name, dunder, ufunc, symbol = "mul", "mul", np.multiply, "⊙"
     lowered, lowered_vjp = "{a} * {b}", ("{g} * {b}", "{g} * {a}")
@@ -86,6 +89,7 @@ class Div(Binary, Op):
     """a ⊘ b (elementwise quotient) with numpy broadcasting."""
 
     batching = "pad"  # broadcasting: a batch of tangents, padded to the output's rank
+    vjp_batching = "leading"  # Z̄ has the output's full rank: the rule broadcasts its batch axis
 
     name, dunder, ufunc = "div", "truediv", np.true_divide
     lowered, lowered_vjp = "{a} / {b}", ("{g} / {b}", "-(({g} / {b}) * {out})")
@@ -113,6 +117,7 @@ class Neg(Linear):
     """−x."""
 
     batching = "leading"
+    vjp_batching = "leading"
 
     name, dunder, ufunc = "neg", "neg", np.negative
     vjp_text = "X̄ = −Z̄"
@@ -144,6 +149,7 @@ class Pow(Op):
     """
 
     batching = "pad"  # broadcasting: a batch of tangents, padded to the output's rank
+    vjp_batching = "leading"  # Z̄ has the output's full rank: the rule broadcasts its batch axis
 
     name, dunder, ufunc = "pow", "pow", np.power
     lowering_limits = "a number exponent"
@@ -211,6 +217,7 @@ class Alias(Linear):
     """The identity: gives a transform its own handle on a value that lives in an outer graph."""
 
     batching = "leading"
+    vjp_batching = "leading"
 
     name, public = "alias", False
     vjp_text = "X̄ = Z̄"
@@ -234,6 +241,7 @@ class CastFloat(Linear):
     """x cast to float32 or float64; the gradient is cast back to x's dtype (internal: see ``astype``)."""
 
     batching = "leading"
+    vjp_batching = "leading"
 
     name, public = "cast_float", False
     vjp_text = "X̄ = Z̄ (in X's dtype)"

@@ -17,6 +17,7 @@ from .base import (
     Bilinear, Composite, Linear, Op, add_optional, keepdims_shape, ndim_of, normalize_axes, normalize_axis,
     register, require_square, shape_of, values_of,
 )
+from .base import axes_after_batch  # reverse mode's batches
 
 
 def _as_matrix_row(xp, v):
@@ -51,6 +52,29 @@ class MatMul(Bilinear):
         # Stacked matrices broadcast a leading batch axis once padded to the output's rank; numpy's
         # 1-D rules would not.
         return "pad" if all(np.ndim(getattr(x, "_data", x)) >= 2 for x in inputs) else None
+
+    def vjp_batch_mode(self, inputs, params):
+        # Z̄'s batch axis stays a stack axis through the rule, but for 1-D @ 1-D (Z̄ is made 1 × 1);
+        # stacked matrices have a rule that makes one product of Z̄ Bᵀ when B is one matrix.
+        a, b = (getattr(x, "ndim", 0) for x in inputs)  # arrays (the saved operands)
+        if a >= 2 and b >= 2:
+            return "rule"
+        return None if a == b == 1 else "leading"
+
+    def batched_vjp(self, xp, g, inputs, out, needs):
+        """Ā = Z̄ Bᵀ, B̄ = Aᵀ Z̄ for Z̄ (batch, …, m, n) and operands of at least 2 axes; Z̄ Bᵀ as one
+        matrix product (batch · … · m) × n times n × k when B is one matrix (numpy would loop over the batch)."""
+        a, b = inputs
+        ga = gb = None
+        if needs[0]:
+            if b.ndim == 2:
+                rows = xp.reshape(g, (-1, g.shape[-1])) @ b.mT
+                ga = xp.reshape(rows, g.shape[:-1] + (b.shape[0],))
+            else:
+                ga = g @ b.mT
+        if needs[1]:
+            gb = a.mT @ g
+        return ga, gb
 
     name, method, dunder, ufunc, symbol = "matmul", "matmul", "matmul", np.matmul, ""
     lowering_limits = "1-D and 2-D operands"
@@ -124,6 +148,7 @@ class Trace(Linear):
     """
 
     batching = "params"
+    vjp_batching = "params"
 
     def batch_params(self, xp, tangents, params, shapes, batch):
         return tangents, {**params, "axis1": params["axis1"] + 1, "axis2": params["axis2"] + 1}
@@ -165,6 +190,10 @@ class EuclideanNorm(Op):
     primitive behind ``tm.norm`` with ord None, 2 for vectors or 'fro')."""
 
     name, public = "euclidean_norm", False
+    vjp_batching = "params"
+
+    def batch_params(self, xp, operands, params, shapes, batch):
+        return operands, {**params, "axis": axes_after_batch(params["axis"], len(shapes[0]))}
     vjp_text = "X̄ = Z̄ X / ‖X‖   (0 where ‖X‖ = 0)"
     jvp_text = "Ż = ⟨X, Ẋ⟩ / ‖X‖"
     source = "The Matrix Cookbook, eq. 129 (∂‖x‖₂/∂x = x/‖x‖₂)"
@@ -210,6 +239,7 @@ class Inv(Op):
 
     batching = "leading"
 
+    vjp_batching = "leading"  # matrix functions of the last two axes: Z̄'s batch axis is one more stack axis
     name, method, numpy = "inv", "inv", {np.linalg.inv: {}}
     vjp_text = "Ā = −Zᵀ Z̄ Zᵀ   (Z = A⁻¹)"
     jvp_text = "Ż = −Z Ȧ Z"
@@ -269,13 +299,24 @@ def numpy_cofactor_derivative(a, e):
     π_ij = ∏_{l∉{i,j}} s_l. The map E ↦ D cof(A)[E] is self-adjoint (det's Hessian is symmetric).
     """
     u, s, vh, sign = _svd(a)
-    e_rot = u.swapaxes(-1, -2) @ e @ vh.swapaxes(-1, -2)
+    e_rot = _times(u.swapaxes(-1, -2) @ e, vh.swapaxes(-1, -2))
     pi = _pair_products(s)
     diagonal = np.diagonal(e_rot, axis1=-2, axis2=-1)
-    r = -pi * e_rot.swapaxes(-1, -2)
+    r = np.multiply(-pi, e_rot.swapaxes(-1, -2), order="C")  # row-major: the products below are faster
     n = s.shape[-1]
-    r[..., np.arange(n), np.arange(n)] = (pi @ diagonal[..., None])[..., 0]
-    return sign[..., None, None] * (u @ r @ vh)
+    if pi.ndim == 2:  # π is symmetric: (π d)ᵢ = (d π)ᵢ, one product for a stack of E
+        r[..., np.arange(n), np.arange(n)] = _times(diagonal, pi)
+    else:
+        r[..., np.arange(n), np.arange(n)] = (pi @ diagonal[..., None])[..., 0]
+    return sign[..., None, None] * _times(u @ r, vh)
+
+
+def _times(x, m):
+    """x @ m; for a stack x (a batch of cotangents) times one matrix m, as one matrix product (numpy's
+    matmul would loop over the stack)."""
+    if x.ndim > 2 and m.ndim == 2:
+        return (x.reshape(-1, x.shape[-1]) @ m).reshape(x.shape[:-1] + m.shape[-1:])
+    return x @ m
 
 
 def _third_derivative(xp, a, e, f):
@@ -302,6 +343,7 @@ class Det(Op):
 
     batching = "leading"
 
+    vjp_batching = "leading"  # matrix functions of the last two axes: Z̄'s batch axis is one more stack axis
     name, method, numpy = "det", "det", {np.linalg.det: {}}
     vjp_text = "Ā = Z̄ cof(A)   (cof(A) = det(A) A⁻ᵀ, from the SVD: finite at singular A)"
     jvp_text = "Ż = ⟨cof(A), Ȧ⟩ = det(A) tr(A⁻¹ Ȧ)"
@@ -332,6 +374,7 @@ class Cofactor(Op):
 
     batching = "leading"  # D cof(A)[Ė] takes a stack of E behind one A
 
+    vjp_batching = "leading"  # matrix functions of the last two axes: Z̄'s batch axis is one more stack axis
     name = "cofactor"
     vjp_text = "Ā = D cof(A)[Z̄]   (det's Hessian applied to Z̄; self-adjoint)"
     jvp_text = "Ż = D cof(A)[Ȧ]"
@@ -355,6 +398,7 @@ class CofactorDerivative(Op):
     Linear in E and self-adjoint; its derivative in A (det's third derivative) needs A invertible.
     """
 
+    vjp_batching = "leading"  # matrix functions of the last two axes: Z̄'s batch axis is one more stack axis
     name, public = "cofactor_derivative", False
     vjp_text = "Ē = D cof(A)[Z̄],  Ā = ∇ D³det(A)[E, Z̄, ·]   (the latter needs A invertible)"
     jvp_text = "Ż = D cof(A)[Ė] + ∇ D³det(A)[E, Ȧ, ·]"
@@ -387,6 +431,7 @@ class LogAbsDet(Op):
 
     batching = "leading"
 
+    vjp_batching = "leading"  # matrix functions of the last two axes: Z̄'s batch axis is one more stack axis
     name = "logabsdet"
     vjp_text = "Ā = Z̄ A⁻ᵀ   (by a solve with Aᵀ)"
     jvp_text = "Ż = tr(A⁻¹ Ȧ)   (by a solve with A)"
@@ -433,6 +478,7 @@ class Solve(Op):
     Tensor([1. , 0.5])
     """
 
+    vjp_batching = "leading"  # matrix functions of the last two axes: Z̄'s batch axis is one more stack axis
     name, numpy = "solve", {np.linalg.solve: {}}
     vjp_text = "B̄ = A⁻ᵀ Z̄,  Ā = −B̄ Zᵀ"
     jvp_text = "Ż = A⁻¹ (Ḃ − Ȧ Z)"

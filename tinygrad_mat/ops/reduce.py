@@ -44,6 +44,7 @@ class Sum(_Reduction, Linear):
     """
 
     batching = "params"
+    vjp_batching = "params"
 
     def batch_params(self, xp, tangents, params, shapes, batch):
         return tangents, {**params, "axis": _after_batch(params["axis"], len(shapes[0]))}
@@ -71,6 +72,7 @@ class Mean(_Reduction, Linear):
     """Mean over ``axis`` (an int, a tuple, or None for all), as ``numpy.mean``."""
 
     batching = "params"
+    vjp_batching = "params"
 
     def batch_params(self, xp, tangents, params, shapes, batch):
         return tangents, {**params, "axis": _after_batch(params["axis"], len(shapes[0]))}
@@ -108,6 +110,10 @@ class LogSumExp(_Reduction, Op):
     """
 
     name, method = "logsumexp", "logsumexp"
+    vjp_batching = "params"
+
+    def batch_params(self, xp, operands, params, shapes, batch):
+        return operands, {**params, "axis": _after_batch(params["axis"], len(shapes[0]))}
     vjp_text = "X̄ = Z̄ ⊙ softmax(X) = Z̄ ⊙ exp(X − Z)"
     jvp_text = "Ż = Σ softmax(X) ⊙ Ẋ over the same axes"
 
@@ -208,6 +214,10 @@ class Prod(_Reduction, Op):
     (products of the other entries, never a division by x)."""
 
     name, method, numpy = "prod", "prod", {np.prod: {}}
+    vjp_batching = "params"
+
+    def batch_params(self, xp, operands, params, shapes, batch):
+        return operands, {**params, "axis": _after_batch(params["axis"], len(shapes[0]))}
     vjp_text = "X̄ᵢ = Z̄ ∏_{j≠i} Xⱼ over the reduced axes (no division: exact at zeros)"
     jvp_text = "Ż = Σᵢ Ẋᵢ ∏_{j≠i} Xⱼ"
 
@@ -260,6 +270,10 @@ class CumSum(Linear):
     """Running sum along ``axis`` (None: over the flattened array), as ``numpy.cumsum``."""
 
     batching = "params"
+
+    def vjp_batch_mode(self, inputs, params):
+        # Over the flattened array the rule's result is flat: only a vector's is its own shape.
+        return "params" if params["axis"] is not None or np.ndim(inputs[0]) <= 1 else None
 
     def batch_params(self, xp, tangents, params, shapes, batch):
         if params["axis"] is None:  # over the flattened array: flatten each direction

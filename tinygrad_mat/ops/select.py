@@ -11,6 +11,7 @@ from ..errors import ShapeError
 from .base import (
     Composite, Linear, Op, add_optional, keepdims_shape, ndim_of, normalize_axes, register, values_of,
 )
+from .base import axes_after_batch  # reverse mode's batches
 
 
 @register
@@ -28,6 +29,7 @@ class Where(Op):
     """
 
     batching = "pad"  # broadcasting: a batch of tangents, padded to the output's rank
+    vjp_batching = "leading"  # Z̄ has the output's full rank: the rule broadcasts its batch axis
 
     name, numpy = "where", {np.where: {}}
     vjp_text = "X̄ = Z̄ ⊙ [C],  Ȳ = Z̄ ⊙ [¬C]"
@@ -63,6 +65,7 @@ class _Extremum(Op):
     """maximum / minimum of two arrays; at a tie each side gets half the derivative (JAX, autograd)."""
 
     batching = "pad"  # broadcasting: a batch of tangents, padded to the output's rank
+    vjp_batching = "leading"  # Z̄ has the output's full rank: the rule broadcasts its batch axis
 
     def prepare(self, a, b):
         return (a, b), {}
@@ -129,6 +132,10 @@ class _ExtremeReduction(Op):
     """max / min over axes; the cotangent is shared evenly among the entries that tie for the extreme."""
 
     reduce = None
+    vjp_batching = "params"
+
+    def batch_params(self, xp, operands, params, shapes, batch):
+        return operands, {**params, "axis": axes_after_batch(params["axis"], len(shapes[0]))}
 
     def prepare(self, x, axis=None, keepdims=False):
         return (x,), {"axis": normalize_axes(axis, ndim_of(x), self.name), "keepdims": bool(keepdims)}
@@ -289,6 +296,7 @@ class NanToNum(Op):
     is finite and is 0 at the replaced entries."""
 
     batching = "leading"
+    vjp_batching = "leading"
     name, numpy = "nan_to_num", {np.nan_to_num: {}}
     vjp_text = "X̄ = Z̄ ⊙ [X finite]"
     jvp_text = "Ż = Ẋ ⊙ [X finite]"

@@ -12,6 +12,7 @@ from ..errors import ShapeError
 from .base import (
     Composite, Linear, Op, dtype_of, is_tensor, ndim_of, normalize_axes, normalize_axis, register, shape_of,
 )
+from .base import array_parts, index_after_batch  # reverse mode's batches
 
 
 def _shape_argument(shape, opname):
@@ -28,6 +29,7 @@ class Reshape(Linear):
     """Same values in a new shape (one entry may be -1), as ``numpy.reshape`` (row-major)."""
 
     batching = "params"
+    vjp_batching = "params"  # the rule of the same op on a stack: batch_params says how
 
     def batch_params(self, xp, tangents, params, shapes, batch):
         return tangents, {"shape": (batch,) + params["shape"]}
@@ -69,6 +71,7 @@ class BroadcastTo(Linear):
     """``x`` broadcast to ``shape`` as numpy does; its gradient is summed back to x's shape."""
 
     batching = "params"
+    vjp_batching = "params"  # the rule of the same op on a stack: batch_params says how
 
     def batch_params(self, xp, tangents, params, shapes, batch):
         shape = params["shape"]
@@ -108,6 +111,7 @@ class Transpose(Linear):
     """
 
     batching = "params"
+    vjp_batching = "params"  # the rule of the same op on a stack: batch_params says how
 
     def batch_params(self, xp, tangents, params, shapes, batch):
         return tangents, {"axes": (0,) + tuple(a + 1 for a in params["axes"])}
@@ -254,6 +258,9 @@ class GetItem(Linear):
         index = params["index"] if isinstance(params["index"], tuple) else (params["index"],)
         return tangents, {"index": (slice(None),) + index}
 
+    def vjp_batch_mode(self, inputs, params):
+        return self.batch_mode(inputs, params)  # the rule of getitem on a stack, as the forward rule
+
     name, method = "getitem", "__getitem__"
     vjp_text = "X̄ = zeros like X with Z̄ added at the index (repeated indices add up)"
     jvp_text = "Ż = Ẋ[index]"
@@ -303,6 +310,13 @@ class ScatterAdd(Linear):
     """
 
     name = "scatter_add"
+
+    def vjp_batch_mode(self, inputs, params):
+        # One index array keeps its place behind a leading slice (see getitem); several may move.
+        return "params" if array_parts(params["index"]) <= 1 else None
+
+    def batch_params(self, xp, operands, params, shapes, batch):
+        return operands, {"index": index_after_batch(params["index"]), "shape": (batch,) + params["shape"]}
     vjp_text = "Ḡ = Z̄[index]"
     jvp_text = "Ż = scatter_add(Ġ, index)"
 
@@ -334,6 +348,7 @@ class Stack(Linear):
     """
 
     batching = "params"
+    vjp_batching = "params"  # the rule of the same op on a stack: batch_params says how
 
     def batch_params(self, xp, tangents, params, shapes, batch):
         return tangents, {"axis": params["axis"] + 1}
@@ -361,6 +376,7 @@ class Concatenate(Linear):
     """Join Tensors (or arrays) along an existing axis, as ``numpy.concatenate``."""
 
     batching = "params"
+    vjp_batching = "params"  # the rule of the same op on a stack: batch_params says how
 
     def batch_params(self, xp, tangents, params, shapes, batch):
         return tangents, {"axis": params["axis"] + 1}
@@ -629,6 +645,10 @@ class Pad(Op):
     """x surrounded by ``constant_values`` (mode 'constant' only), as ``numpy.pad``."""
 
     name, numpy = "pad", {np.pad: {}}
+    vjp_batching = "params"
+
+    def batch_params(self, xp, operands, params, shapes, batch):
+        return operands, {**params, "widths": ((0, 0),) + params["widths"]}
     vjp_text = "X̄ = Z̄ with the padding cut off"
     jvp_text = "Ż = Ẋ padded with zeros"
     reads_inputs = False
@@ -663,6 +683,13 @@ class IndexUpdate(Linear):
     """
 
     name = "index_update"
+
+    def vjp_batch_mode(self, inputs, params):
+        # One index array keeps its place behind a leading slice (see getitem); several may move.
+        return "params" if array_parts(params["index"]) <= 1 else None
+
+    def batch_params(self, xp, operands, params, shapes, batch):
+        return operands, {"index": index_after_batch(params["index"])}
     vjp_text = "X̄ = Z̄ with 0 at the index,  V̄ = Z̄[index] summed back to V's shape"
     jvp_text = "Ż = index_update(Ẋ, index, V̇)"
 
