@@ -350,7 +350,7 @@ def test_a_compiled_step_whose_state_was_edited_traces_again_and_the_eager_check
 
     for _ in range(3):
         step(X, y)
-    assert "step() written out" in step.tape
+    assert "Adam.state[L0]['exp_avg'] <-" in str(step.tape)
     values = w.numpy().copy()
     opt.state[w]["exp_avg"] = np.zeros((1, 6))  # numpy would broadcast it: w silently of shape (1, 6)
     with pytest.raises(tm.ShapeError, match=r"Adam.step: parameter 0 .*state 'exp_avg' has shape \(1, 6\)"):

@@ -25,7 +25,7 @@ LAYERS = [
     {"functions", "creation", "random"},
     {"functional", "jacobians", "custom", "compiler", "compile_numba", "compile_fusion"},
     {"nn", "optim", "data", "metrics", "linalg", "threads"},
-    {"train", "sklearn", "inspection"},
+    {"train", "sklearn", "inspection", "jit"},
     {"demo", "readme", "__init__", "__main__"},
 ]
 LAYER_OF = {name: i for i, names in enumerate(LAYERS) for name in names}

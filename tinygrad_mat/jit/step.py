@@ -18,7 +18,7 @@ import numpy as np
 from .. import modes, observe
 from ..errors import CompileError
 from ..tensor import Tensor
-from . import numpy_backend
+from . import numba_backend, numpy_backend
 from .trace import Tracer
 
 _state = modes.state
@@ -147,6 +147,7 @@ class Compiled:
             raise ValueError(f"compile: backend must be 'numpy' or 'numba', not {backend!r}")
         self.fn, self.backend = fn, backend
         self.traces = OrderedDict()  # key -> [Trace], most recent first
+        self.refused = {}  # key -> the CompileError of a step the backend cannot write
         self.trace_count = 0
         self.last = None
         self._warned = False
@@ -160,6 +161,8 @@ class Compiled:
         key = tuple(key)
         if _state.tracer is not None or _state.observers or _state.transforms or observe.hooked():
             return self.fn(*args, **kwargs)  # inside a trace, a transform or a tool: the eager step, as is
+        if key in self.refused:
+            raise self.refused[key]
         traces = self.traces.get(key)
         if traces is not None:
             self.traces.move_to_end(key)
@@ -197,7 +200,14 @@ class Compiled:
             raise
         finally:
             _state.tracer, _state.observers = previous
-        replay, source = numpy_backend.build(tracer.tape, [isinstance(a, Tensor) for a in leaves])
+        backend = numba_backend if self.backend == "numba" else numpy_backend
+        try:
+            replay, source = backend.build(tracer.tape, [isinstance(a, Tensor) for a in leaves])
+        except CompileError as error:  # this backend cannot write the step: nothing applied, and said on every such call
+            tracer.restore()
+            self.refused[key] = CompileError(f"{error}. (Nothing was applied; calls of this kind raise this error "
+                                             "without running the step.)")
+            raise self.refused[key] from None
         trace = Trace(tracer, replay, source)
         kept = self.traces.setdefault(key, [])
         kept.insert(0, trace)

@@ -130,21 +130,21 @@ class Op(Record):
         """For ``vjp_batching = "rule"``: the cotangents for a batch of output cotangents g (B, *shape)."""
         raise NotImplementedError
 
-    # The numba backend of tm.compile writes a step as numba source, op by op (ops/lowering.py says
-    # how). None: this op has no lowering, and the backend refuses the step, naming the op.
+    # The numba backend of tm.compile writes each equation of a step's tape as numba source: the op's
+    # forward only (the backward pass is made of the same primitives). None: this op has no lowering,
+    # and the backend refuses the step, naming the op.
     lowering_limits = ""  # where a lowered op still has none (the op table's numba column says)
 
     @property
     def lowered_op(self):
         """True when the numba backend can write this op (for some operands at least)."""
-        return type(self).lower_forward is not Op.lower_forward
+        return self.ufunc is not None or type(self).lower_forward is not Op.lower_forward
 
     def lower_forward(self, ins, inputs, params):
-        """Numba source of the output, from the operands' source ``ins``, or None (not lowered)."""
-        return None
-
-    def lower_vjp(self, g, ins, out, inputs, needs, params):
-        """Numba source of each input's cotangent (None where not needed), or None (not lowered)."""
+        """Numba source of the output, from the operands' source ``ins``, or None (not lowered). An op
+        that is a numpy ufunc is numba's version of it."""
+        if self.ufunc is not None and not params:
+            return f"np.{self.ufunc.__name__}({', '.join(ins)})"
         return None
 
     def explain(self, error, arrays, params):
@@ -184,26 +184,22 @@ class Elementwise(Op):
     def derivative(self, xp, x, out):
         raise NotImplementedError
 
-    # Numba source of f(X) and of f′ for tm.compile's numba backend: "{x}" and "{out}" stand for X
-    # and Z, "{sigmoid}" for the sigmoid kernel of the operand's shape. None: not lowered.
+    # Numba source of f(X) for tm.compile's numba backend: "{x}" stands for X, "{sigmoid}" for the
+    # sigmoid kernel of the operand's shape. None: not lowered.
     lowered = None
-    lowered_derivative = None
 
-    def _lower(self, template, ins, inputs, out=None):
+    def _lower(self, template, ins, inputs):
         sigmoid = "R.sigmoid_number" if shape_of(inputs[0]) == () else "R.sigmoid_array"
-        return template.format(x=ins[0], out=out, sigmoid=sigmoid)
+        return template.format(x=ins[0], sigmoid=sigmoid)
 
     @property
     def lowered_op(self):
-        return self.lowered is not None
+        return self.lowered is not None or self.ufunc is not None
 
     def lower_forward(self, ins, inputs, params):
-        return None if self.lowered is None else self._lower(self.lowered, ins, inputs)
-
-    def lower_vjp(self, g, ins, out, inputs, needs, params):
-        if self.lowered_derivative is None:
-            return None
-        return (f"{g} * ({self._lower(self.lowered_derivative, ins, inputs, out)})",)
+        if self.lowered is None:
+            return Op.lower_forward(self, ins, inputs, params)
+        return self._lower(self.lowered, ins, inputs)
 
     batching = "leading"  # f′(X) ⊙ Ẋ broadcasts a leading batch axis of Ẋ
     vjp_batching = "leading"  # and Z̄ ⊙ f′(X) one of Z̄
@@ -236,20 +232,12 @@ class Linear(Op):
 
 class Binary:
     """Mixin for an elementwise op of two broadcast operands: ``lowered`` is the numba source of the
-    output ("{a}", "{b}" for the operands) and ``lowered_vjp`` of the two cotangents ("{g}", "{out}")."""
+    output ("{a}", "{b}" for the operands)."""
 
     lowered = None
-    lowered_vjp = None
 
     def lower_forward(self, ins, inputs, params):
         return None if self.lowered is None else self.lowered.format(a=ins[0], b=ins[1])
-
-    def lower_vjp(self, g, ins, out, inputs, needs, params):
-        if self.lowered_vjp is None:
-            return None
-        return tuple(t.format(a=ins[0], b=ins[1], g=g, out=out) if need else None
-                     for t, need in zip(self.lowered_vjp, needs))
-
 
 class Bilinear(Op):
     """Z = f(A, B), linear in A and in B. Give ``forward``, ``vjp`` (both transposes) and ``symbol``;

@@ -20,8 +20,13 @@ class _Mask(Op):
     jvp_text = "0"
     compare = None
 
+    symbol = None  # the Python comparison, for the numba backend
+
     def prepare(self, a, b=0.0):
         return (a, b), {}
+
+    def lower_forward(self, ins, inputs, params):
+        return None if self.symbol is None else f"(({ins[0]}) {self.symbol} ({ins[1]})) * 1.0"
 
     def forward(self, a, b):
         dtype = np.result_type(getattr(a, "dtype", np.float64), getattr(b, "dtype", np.float64))
@@ -38,28 +43,28 @@ class _Mask(Op):
 class Greater(_Mask):
     """[A > B]."""
 
-    name, compare = "gt", staticmethod(np.greater)
+    name, compare, symbol = "gt", staticmethod(np.greater), ">"
 
 
 @register
 class GreaterEqual(_Mask):
     """[A ≥ B]."""
 
-    name, compare = "ge", staticmethod(np.greater_equal)
+    name, compare, symbol = "ge", staticmethod(np.greater_equal), ">="
 
 
 @register
 class Equal(_Mask):
     """[A = B]."""
 
-    name, compare = "eq", staticmethod(np.equal)
+    name, compare, symbol = "eq", staticmethod(np.equal), "=="
 
 
 @register
 class NotEqual(_Mask):
     """[A ≠ B]."""
 
-    name, compare = "ne", staticmethod(np.not_equal)
+    name, compare, symbol = "ne", staticmethod(np.not_equal), "!="
 
 
 @register
@@ -74,6 +79,9 @@ class IsFinite(_Mask):
     def forward(self, x):
         return np.isfinite(x).astype(x.dtype if x.dtype.kind == "f" else np.float64)
 
+    def lower_forward(self, ins, inputs, params):
+        return f"np.isfinite({ins[0]}) * 1.0"
+
 
 @register
 class IsNan(_Mask):
@@ -86,3 +94,6 @@ class IsNan(_Mask):
 
     def forward(self, x):
         return np.isnan(x).astype(x.dtype if x.dtype.kind == "f" else np.float64)
+
+    def lower_forward(self, ins, inputs, params):
+        return f"np.isnan({ins[0]}) * 1.0"

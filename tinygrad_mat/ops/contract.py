@@ -419,19 +419,6 @@ class LinearMap(Op):
             return None  # stacked inputs: not lowered
         return product if len(ins) == 2 else f"{product} + {ins[2]}"
 
-    def lower_vjp(self, g, ins, out, inputs, needs, params):
-        x, w = ins[0], ins[1]
-        if len(shape_of(inputs[0])) == 2:
-            rules = [f"R.matmul({g}, {w})", f"R.matmul({g}.T, {x})"]
-        elif len(shape_of(inputs[0])) == 1:
-            rules = [f"R.vecmat({g}, {w})", f"np.outer({g}, {x})"]
-        else:
-            return None
-        if len(ins) == 3:  # as vjp: a bias (out,) is summed over the rows here, else left to the engine
-            rows = len(shape_of(inputs[0])) == 2 and shape_of(inputs[2]) == shape_of(inputs[1])[:1]
-            rules.append(f"np.sum({g}, axis=0)" if rows else g)
-        return tuple(r if need else None for r, need in zip(rules, needs))
-
     def jvp(self, xp, tangents, inputs, out):
         x, w = inputs[0], inputs[1]
         dx, dw = tangents[0], tangents[1]

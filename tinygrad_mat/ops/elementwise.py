@@ -7,7 +7,7 @@ import numpy as np
 
 from .. import dispatch
 from ..errors import DTypeError
-from .base import Bilinear, Binary, Composite, Elementwise, Linear, Op, add_optional, register, values_of
+from .base import Bilinear, Binary, Composite, Elementwise, Linear, Op, add_optional, register, shape_of, values_of
 
 
 @register
@@ -23,7 +23,7 @@ class Add(Binary, Linear):
     vjp_batching = "leading"  # Z̄ has the output's full rank: the rule broadcasts its batch axis
 
     name, dunder, ufunc = "add", "add", np.add
-    lowered, lowered_vjp = "{a} + {b}", ("{g}", "{g}")
+    lowered = "{a} + {b}"
     vjp_text = "Ā = Z̄,  B̄ = Z̄"
     jvp_text = "Ż = Ȧ + Ḃ"
 
@@ -48,7 +48,7 @@ class Sub(Binary, Linear):
     vjp_batching = "leading"  # Z̄ has the output's full rank: the rule broadcasts its batch axis
 
     name, dunder, ufunc = "sub", "sub", np.subtract
-    lowered, lowered_vjp = "{a} - {b}", ("{g}", "-{g}")
+    lowered = "{a} - {b}"
     vjp_text = "Ā = Z̄,  B̄ = −Z̄"
     jvp_text = "Ż = Ȧ − Ḃ"
 
@@ -70,7 +70,7 @@ class Mul(Binary, Bilinear):
     vjp_batching = "leading"  # Z̄ has the output's full rank: the rule broadcasts its batch axis
 
     name, dunder, ufunc, symbol = "mul", "mul", np.multiply, "⊙"
-    lowered, lowered_vjp = "{a} * {b}", ("{g} * {b}", "{g} * {a}")
+    lowered = "{a} * {b}"
     vjp_text = "Ā = Z̄ ⊙ B,  B̄ = Z̄ ⊙ A"
 
     def prepare(self, a, b):
@@ -92,7 +92,7 @@ class Div(Binary, Op):
     vjp_batching = "leading"  # Z̄ has the output's full rank: the rule broadcasts its batch axis
 
     name, dunder, ufunc = "div", "truediv", np.true_divide
-    lowered, lowered_vjp = "{a} / {b}", ("{g} / {b}", "-(({g} / {b}) * {out})")
+    lowered = "{a} / {b}"
     vjp_text = "Ā = Z̄ ⊘ B,  B̄ = −Z̄ ⊙ Z ⊘ B"
     jvp_text = "Ż = (Ȧ − Z ⊙ Ḃ) ⊘ B"
 
@@ -128,9 +128,6 @@ class Neg(Linear):
 
     def lower_forward(self, ins, inputs, params):
         return f"-{ins[0]}"
-
-    def lower_vjp(self, g, ins, out, inputs, needs, params):
-        return (f"-{g}",)
 
     def vjp(self, xp, g, inputs, out, needs):
         return (-g,)
@@ -193,13 +190,9 @@ class Pow(Op):
         return gx, gy
 
     def lower_forward(self, ins, inputs, params):
-        return f"{ins[0]} ** {ins[1]}" if type(inputs[1]) is float else None  # a Tensor exponent: not lowered
-
-    def lower_vjp(self, g, ins, out, inputs, needs, params):
-        if type(inputs[1]) is not float:
-            return None
-        y = inputs[1]
-        return (None if y == 0.0 else f"{g} * ({y!r} * {ins[0]} ** {y - 1.0!r})"), None
+        if type(inputs[1]) is float or (shape_of(inputs[0]) == () and shape_of(inputs[1]) == ()):
+            return f"{ins[0]} ** {ins[1]}"
+        return f"np.power({ins[0]}, {ins[1]})"
 
     def jvp(self, xp, tangents, inputs, out):
         (dx, dy), (x, y) = tangents, inputs
@@ -232,10 +225,6 @@ class Alias(Linear):
     def lower_forward(self, ins, inputs, params):
         return ins[0]
 
-    def lower_vjp(self, g, ins, out, inputs, needs, params):
-        return (g,)
-
-
 @register
 class CastFloat(Linear):
     """x cast to float32 or float64; the gradient is cast back to x's dtype (internal: see ``astype``)."""
@@ -255,6 +244,9 @@ class CastFloat(Linear):
 
     def forward(self, x, dtype):
         return x.astype(dtype)
+
+    def lower_forward(self, ins, inputs, params):
+        return ins[0] if params["dtype"] == np.float64 else None
 
     def vjp(self, xp, g, inputs, out, needs, dtype):
         return (xp.astype(g, inputs[0].dtype),)
@@ -297,7 +289,7 @@ class Exp(Elementwise):
     """eˣ elementwise."""
 
     name, method, ufunc = "exp", "exp", np.exp
-    lowered, lowered_derivative = "np.exp({x})", "{out}"
+    lowered = "np.exp({x})"
     derivative_text = "Z"
 
     def forward(self, x):
@@ -312,7 +304,7 @@ class Log(Elementwise):
     """Natural logarithm elementwise."""
 
     name, method, ufunc = "log", "log", np.log
-    lowered, lowered_derivative = "np.log({x})", "1.0 / {x}"
+    lowered = "np.log({x})"
     derivative_text = "X⁻¹"
 
     def forward(self, x):
@@ -327,7 +319,7 @@ class Sqrt(Elementwise):
     """Square root elementwise."""
 
     name, method, ufunc = "sqrt", "sqrt", np.sqrt
-    lowered, lowered_derivative = "np.sqrt({x})", "0.5 / {out}"
+    lowered = "np.sqrt({x})"
     derivative_text = "(2Z)⁻¹"
 
     def forward(self, x):
@@ -345,7 +337,6 @@ class SqrtFlatAtZero(Elementwise):
     name, public = "sqrt_flat_at_zero", False
     derivative_text = "(2Z)⁻¹, 0 where Z = 0"
     lowered = "np.sqrt({x})"
-    lowered_derivative = "(0.5 * ({out} > 0.0)) / ({out} + 1.0 * ({out} <= 0.0))"
 
     def forward(self, x):
         return np.sqrt(x)
@@ -360,7 +351,7 @@ class Tanh(Elementwise):
     """Hyperbolic tangent elementwise."""
 
     name, method, ufunc = "tanh", "tanh", np.tanh
-    lowered, lowered_derivative = "np.tanh({x})", "1.0 - {out} * {out}"
+    lowered = "np.tanh({x})"
     derivative_text = "(1 − Z ⊙ Z)"
 
     def forward(self, x):
@@ -380,7 +371,7 @@ class Sigmoid(Elementwise):
     """
 
     name, method = "sigmoid", "sigmoid"
-    lowered, lowered_derivative = "{sigmoid}({x})", "{out} * (1.0 - {out})"
+    lowered = "{sigmoid}({x})"
     derivative_text = "Z ⊙ (1 − Z)"
 
     def forward(self, x):
@@ -395,7 +386,7 @@ class Relu(Elementwise):
     """max(x, 0) elementwise; its derivative at 0 is taken as 0 (as PyTorch and JAX)."""
 
     name, method = "relu", "relu"
-    lowered, lowered_derivative = "np.maximum({x}, 0.0)", "({x} > 0.0) * 1.0"
+    lowered = "np.maximum({x}, 0.0)"
     derivative_text = "[X > 0]"
 
     def forward(self, x):
@@ -410,7 +401,7 @@ class Abs(Elementwise):
     """|x| elementwise; its derivative at 0 is taken as 0 (sign(0) = 0, as PyTorch and JAX)."""
 
     name, method, dunder, ufunc = "abs", "abs", "abs", np.absolute
-    lowered, lowered_derivative = "np.abs({x})", "np.sign({x})"
+    lowered = "np.abs({x})"
     derivative_text = "sign(X)"
 
     def forward(self, x):

@@ -113,19 +113,10 @@ class MatMul(Bilinear):
         return ga, gb
 
     def lower_forward(self, ins, inputs, params):
-        kind = (np.ndim(getattr(inputs[0], "_data", inputs[0])), np.ndim(getattr(inputs[1], "_data", inputs[1])))
+        kind = (len(shape_of(inputs[0])), len(shape_of(inputs[1])))
         a, b = ins
         return {(2, 2): f"R.matmul({a}, {b})", (2, 1): f"R.matvec({a}, {b})", (1, 2): f"R.vecmat({a}, {b})",
                 (1, 1): f"R.dot({a}, {b})"}.get(kind)  # stacked matrices: not lowered
-
-    def lower_vjp(self, g, ins, out, inputs, needs, params):
-        kind = (np.ndim(getattr(inputs[0], "_data", inputs[0])), np.ndim(getattr(inputs[1], "_data", inputs[1])))
-        a, b = ins
-        rules = {(2, 2): (f"R.matmul({g}, {b}.T)", f"R.matmul({a}.T, {g})"),
-                 (2, 1): (f"np.outer({g}, {b})", f"R.vecmat({g}, {a})"),
-                 (1, 2): (f"R.matvec({b}, {g})", f"np.outer({a}, {g})"),
-                 (1, 1): (f"{g} * {b}", f"{g} * {a}")}.get(kind)
-        return None if rules is None else tuple(r if need else None for r, need in zip(rules, needs))
 
     def explain(self, error, arrays, params):
         a, b = (np.shape(x) for x in arrays)

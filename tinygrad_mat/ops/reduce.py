@@ -63,10 +63,6 @@ class Sum(_Reduction, Linear):
     def lower_forward(self, ins, inputs, params):
         return lowering.sum_over(ins[0], lowering.shape_of(inputs[0]), params["axis"], params["keepdims"])
 
-    def lower_vjp(self, g, ins, out, inputs, needs, params):
-        return (lowering.spread(g, lowering.shape_of(inputs[0]), params["axis"], params["keepdims"]),)
-
-
 @register
 class Mean(_Reduction, Linear):
     """Mean over ``axis`` (an int, a tuple, or None for all), as ``numpy.mean``."""
@@ -93,12 +89,6 @@ class Mean(_Reduction, Linear):
         shape = lowering.shape_of(inputs[0])
         total = lowering.sum_over(ins[0], shape, params["axis"], params["keepdims"])
         return f"{total} / {float(reduced_count(shape, params['axis']))!r}"
-
-    def lower_vjp(self, g, ins, out, inputs, needs, params):
-        shape = lowering.shape_of(inputs[0])
-        count = float(reduced_count(shape, params["axis"]))
-        return (lowering.spread(f"{g} / {count!r}", shape, params["axis"], params["keepdims"]),)
-
 
 @register
 class LogSumExp(_Reduction, Op):
@@ -140,16 +130,6 @@ class LogSumExp(_Reduction, Op):
             return None
         rows = f"R.logsumexp_rows({ins[0]})"
         return f"{rows}.reshape(({shape[0]}, 1))" if params["keepdims"] else rows
-
-    def lower_vjp(self, g, ins, out, inputs, needs, params):
-        shape = lowering.shape_of(inputs[0])
-        if len(shape) != 2 or params["axis"] != (1,):
-            return None
-        column = (shape[0], 1)
-        g, out = (g, out) if params["keepdims"] else (f"np.ascontiguousarray({g}).reshape({column})",
-                                                      f"np.ascontiguousarray({out}).reshape({column})")
-        return (f"{g} * np.exp({ins[0]} - {out})",)
-
 
 @register
 class LogSoftmax(Composite):

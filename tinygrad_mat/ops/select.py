@@ -43,6 +43,9 @@ class Where(Op):
     def forward(self, condition, x, y):
         return np.where(condition, x, y)
 
+    def lower_forward(self, ins, inputs, params):
+        return f"np.where(({ins[0]}) != 0.0, {ins[1]}, {ins[2]})"
+
     def vjp(self, xp, g, inputs, out, needs):
         condition = inputs[0]
         gx = xp.where(condition, g, 0.0) if needs[1] else None

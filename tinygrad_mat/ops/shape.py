@@ -57,14 +57,12 @@ class Reshape(Linear):
     lowering_limits = "not to or from a number"
 
     def lower_forward(self, ins, inputs, params):
-        if shape_of(inputs[0]) == () or params["shape"] == ():
-            return None
-        return f"np.ascontiguousarray({ins[0]}).reshape({tuple(params['shape'])!r})"
-
-    def lower_vjp(self, g, ins, out, inputs, needs, params):
-        shape = shape_of(inputs[0])
-        return None if shape == () or params["shape"] == () else (f"np.ascontiguousarray({g}).reshape({shape!r})",)
-
+        shape = tuple(params["shape"])
+        if shape_of(inputs[0]) == ():
+            return f"np.full({shape!r}, {ins[0]})" if shape else ins[0]
+        if shape == ():
+            return f"np.ascontiguousarray({ins[0]}).reshape(-1)[0]"
+        return f"np.ascontiguousarray({ins[0]}).reshape({shape!r})"
 
 @register
 class BroadcastTo(Linear):
@@ -87,6 +85,9 @@ class BroadcastTo(Linear):
 
     def prepare(self, x, shape):
         return (x,), {"shape": _shape_argument(shape, "broadcast_to")}
+
+    def lower_forward(self, ins, inputs, params):
+        return f"({ins[0]} + np.zeros({tuple(params['shape'])!r}))" if params["shape"] else ins[0]
 
     def is_identity(self, inputs, params):
         return shape_of(inputs[0]) == params["shape"]
@@ -145,10 +146,6 @@ class Transpose(Linear):
 
     def lower_forward(self, ins, inputs, params):
         return f"{ins[0]}.T" if params["axes"] == (1, 0) else None  # a matrix's transpose only
-
-    def lower_vjp(self, g, ins, out, inputs, needs, params):
-        return (f"{g}.T",) if params["axes"] == (1, 0) else None
-
 
 @register
 class MatrixTranspose(Composite):
@@ -290,14 +287,6 @@ class GetItem(Linear):
         pairs = self._pairs(inputs, params)
         return None if pairs is None else f"R.gather_pairs({ins[0]}, {pairs[0]}, {pairs[1]})"
 
-    def lower_vjp(self, g, ins, out, inputs, needs, params):
-        pairs = self._pairs(inputs, params)
-        if pairs is None:
-            return None
-        n, k = shape_of(inputs[0])
-        return (f"R.scatter_pairs({g}, {pairs[0]}, {pairs[1]}, {n}, {k})",)
-
-
 @register
 class ScatterAdd(Linear):
     """zeros(shape) with ``values`` added at ``index`` (the adjoint of ``getitem``); repeated indices
@@ -332,6 +321,11 @@ class ScatterAdd(Linear):
 
     def forward(self, g, index, shape):
         return dispatch.scatter_add(g, index, shape)
+
+    def lower_forward(self, ins, inputs, params):
+        index, shape = params["index"], params["shape"]
+        pairs = GetItem._pairs([np.empty(shape)], {"index": index})
+        return None if pairs is None else f"R.scatter_pairs({ins[0]}, {pairs[0]}, {pairs[1]}, {shape[0]}, {shape[1]})"
 
     def vjp(self, xp, g, inputs, out, needs, index, shape):
         return (xp.getitem(g, index),)

@@ -42,6 +42,8 @@ class Eager:
         one, or a number, is stored."""
         entries = optimizer.state.setdefault(p, {})
         current = entries.get(key)
+        if key in optimizer.state_arrays:  # numpy gives a 0-d parameter's arithmetic as a scalar
+            value = np.asarray(value)
         if isinstance(value, np.ndarray):
             if isinstance(current, np.ndarray) and current.shape == value.shape:
                 current[...] = value
@@ -52,6 +54,7 @@ class Eager:
 
     @staticmethod
     def set_param(p, value):
+        value = np.asarray(value)  # a 0-d parameter's arithmetic gives a numpy scalar
         array = value if value.dtype == p.dtype else value.astype(p.dtype)
         if array.base is not None or not array.flags.owndata:
             array = array.copy()
