@@ -13,6 +13,7 @@ from ..tensor import Tensor
 
 class Binding:
     label = "?"
+    arg_index = None  # the position of the call's argument it belongs to: the replay writes that object
 
     def __str__(self):
         return self.label

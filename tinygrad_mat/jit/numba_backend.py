@@ -12,7 +12,7 @@ import builtins
 import numpy as np
 
 from .. import dispatch
-from ..errors import CompileError
+from ..errors import CompileError, SingularMatrixError
 from ..ops.lowering import Named
 from . import numpy_backend
 from .ir import Accumulate, Assign, Call, Clear, Eqn, Read, Var
@@ -84,7 +84,7 @@ def _used(item):
 def _output_vars(obj, found):
     if isinstance(obj, Var):
         found.append(obj)
-    elif type(obj) in (list, tuple) and not (len(obj) == 2 and obj[0] in ("object", "grad")):
+    elif type(obj) in (list, tuple) and not (len(obj) == 2 and obj[0] in ("object", "grad", "arg")):
         for o in obj:
             _output_vars(o, found)
     elif type(obj) is dict:
@@ -103,6 +103,8 @@ class _Function:
     def __call__(self, *arguments):
         try:
             return self.dispatcher(*arguments)
+        except np.linalg.LinAlgError as error:  # as eagerly: the error of a singular matrix
+            raise SingularMatrixError(f"compiled step (numba): {error}") from error
         except Exception as error:
             if type(error).__module__.startswith("numba"):
                 raise CompileError(f"compile(backend='numba'): numba could not compile the step ({error}); "
@@ -137,12 +139,12 @@ def build(tape, arg_is_tensor):
                 needed += [v.name for v in _used(item)]
             elif isinstance(item, Accumulate):  # the sum with a gradient from before the call, in numba
                 held = f"h_{item.var.name}"
-                body.append(f"{held} = _held({printer.name(item.binding.tensor, 'T')})")
+                body.append(f"{held} = _held({numpy_backend.target(printer, item.binding)})")
                 total = f"total_{item.var.name}"
                 lines.append(f"{total} = {item.var.name} + {held} if {held} is not None else {item.var.name} + 0.0")
                 needed += [item.var.name, held]
                 accumulated[id(item.binding)] = total
-                effects.append(f"_set_grad({printer.name(item.binding.tensor, 'T')}, {total})")
+                effects.append(f"_set_grad({numpy_backend.target(printer, item.binding)}, {total})")
                 after.add(total)
             else:
                 effects.append(numpy_backend.write_source(printer, item))

@@ -78,11 +78,18 @@ def _count(value, like):
     return int(value) if isinstance(like, int) else value
 
 
+def target(printer, binding):
+    """The Tensor a binding reads or writes at replay: the call's argument, or the traced object."""
+    if binding.arg_index is not None:
+        return f"leaves[{binding.arg_index}]"
+    return printer.name(binding.tensor, "T")
+
+
 def read_source(printer, binding):
     if isinstance(binding, Data):
-        return f"{printer.name(binding.tensor, 'T')}._data"
+        return f"{target(printer, binding)}._data"
     if isinstance(binding, Grad):
-        return f"{printer.name(binding.tensor, 'T')}._grad._data"
+        return f"{target(printer, binding)}._grad._data"
     if isinstance(binding, Option):
         return f"float({printer.name(binding.optimizer, 'O')}.param_groups[{binding.index}][{binding.key!r}])"
     entry = f"{printer.name(binding.optimizer, 'O')}.state[{printer.name(binding.param, 'T')}][{binding.key!r}]"
@@ -91,14 +98,14 @@ def read_source(printer, binding):
 
 def write_source(printer, effect):
     if isinstance(effect, Accumulate):
-        return f"_accumulate({printer.name(effect.binding.tensor, 'T')}, {printer.value(effect.var)})"
+        return f"_accumulate({target(printer, effect.binding)}, {printer.value(effect.var)})"
     if isinstance(effect, Clear):
-        return f"{printer.name(effect.binding.tensor, 'T')}._grad = None"
+        return f"{target(printer, effect.binding)}._grad = None"
     binding, value = effect.binding, printer.value(effect.var)
     if isinstance(binding, Data):
-        return f"_rebind({printer.name(binding.tensor, 'T')}, {value})"
+        return f"_rebind({target(printer, binding)}, {value})"
     if isinstance(binding, Grad):
-        return f"_set_grad({printer.name(binding.tensor, 'T')}, {value})"
+        return f"_set_grad({target(printer, binding)}, {value})"
     optimizer, param = printer.name(binding.optimizer, "O"), printer.name(binding.param, "T")
     if isinstance(binding, NewState):
         return f"_new_state({optimizer}, {param}, {binding.key!r}, {value}, {binding.is_array})"
@@ -119,7 +126,9 @@ def output_source(printer, obj):
     if isinstance(obj, Var):
         return f"_wrap({obj.name})"
     if type(obj) is tuple and len(obj) == 2 and obj[0] == "grad":
-        return f"{printer.name(obj[1], 'T')}._grad"
+        return f"{target(printer, obj[1])}._grad"
+    if type(obj) is tuple and len(obj) == 2 and obj[0] == "arg":
+        return f"leaves[{obj[1]}]"
     if type(obj) is tuple and len(obj) == 2 and obj[0] == "object":
         return printer.value(obj[1]) if obj[1] is None or isinstance(obj[1], (bool, int, float, str)) else printer.name(obj[1], "R")
     if type(obj) in (list, tuple):
@@ -128,14 +137,35 @@ def output_source(printer, obj):
     return "{" + ", ".join(f"{printer.value(k)}: {output_source(printer, v)}" for k, v in obj.items()) + "}"
 
 
+def explained(replay, eqn_at_line):
+    """``replay``, whose errors name the op as eager ones do: the failing line of the generated
+    function says which equation raised (nothing is spent when none does)."""
+    def run(leaves):
+        try:
+            return replay(leaves)
+        except (ValueError, IndexError, TypeError, np.linalg.LinAlgError) as error:
+            tb = error.__traceback__
+            while tb is not None and tb.tb_frame.f_code is not replay.__code__:
+                tb = tb.tb_next
+            eqn = None if tb is None else eqn_at_line.get(tb.tb_lineno)
+            if eqn is None:
+                raise
+            arrays = [tb.tb_frame.f_locals.get(x.name) if isinstance(x, Var) else x for x in eqn.ins]
+            raise eqn.op.explain(error, arrays, eqn.params) from error
+
+    return run
+
+
 def build(tape, arg_is_tensor):
     """(the replay function of ``leaves``, its source) for ``tape``."""
     printer = Printer()
     body = [f"{v.name} = leaves[{i}]{'._data' if is_tensor else ''}" for i, (v, is_tensor) in enumerate(zip(tape.args, arg_is_tensor))]
     for var, value in tape.consts:
         body.append(f"{var.name} = {printer.name(value, 'C')}")
+    eqn_at_line = {}
     for item in tape.eqns:
         if isinstance(item, Eqn):
+            eqn_at_line[len(body) + 2] = item  # line 1 is the def
             body.append(equation_source(printer, item))
         elif isinstance(item, Read):
             body.append(f"{item.var.name} = {read_source(printer, item.binding)}")
@@ -146,4 +176,4 @@ def build(tape, arg_is_tensor):
     body.append(f"return {output_source(printer, tape.output)}")
     source = "def replay(leaves):\n" + "".join(f"    {line}\n" for line in body)
     exec(builtins.compile(source, "<tm.compile replay>", "exec"), printer.scope)
-    return printer.scope["replay"], source
+    return explained(printer.scope["replay"], eqn_at_line), source

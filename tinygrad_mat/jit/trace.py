@@ -33,6 +33,7 @@ class Tracer:
         self.static = []        # (function of nothing -> value, value when traced): options, flags
         self.derived = {}       # id(array an op uses) -> (the array it was made from, how)
         self.arg_index = {}
+        self.arguments = list(arguments)
         self.grads_set = set()  # ids of leaves whose .grad the step set (so the tape knows it)
         self.undo = {}          # what the traced call changed, as it was: restored if the trace is refused
         for index, (given, original) in enumerate(zip(arguments, originals)):
@@ -76,7 +77,7 @@ class Tracer:
                 "graph; pass it to the step as an argument, or .detach() it")
         owner = self._grad_owner(t)
         if owner is not None:  # p.grad as it was when the step began
-            var = self.read_binding(Grad(owner, self._label(owner)), owner, "grad")
+            var = self.read_binding(self._for_argument(Grad(owner, self._label(owner)), owner), owner, "grad")
         else:
             self.alive.append(t)
             var = self.read_binding(Data(t, self._label(t)), t, "data")
@@ -88,7 +89,23 @@ class Tracer:
         for key, binding in self.bindings.items():
             if key[0] == "data" and binding.tensor._grad is t:
                 return binding.tensor
+        for given in self.arguments:
+            if isinstance(given, Tensor) and given._grad is t:
+                return given
         return None
+
+    def _for_argument(self, binding, t):
+        """``binding`` of Tensor ``t``; when ``t`` is an argument, the replay's is the call's own."""
+        if id(t) in self.arg_index and isinstance(t, Tensor):
+            binding.arg_index = self.arg_index[id(t)]
+        return binding
+
+    def pin(self, t):
+        """``t`` is reached both as an argument and by an object the step holds (an optimizer's
+        parameter): a replay holds only while the same object is passed."""
+        index = self.arg_index.get(id(t))
+        if index is not None:
+            self.value_guards.append((lambda leaves, i=index, t=t: leaves[i] is t, True))
 
     def constant(self, array):
         """An array the step uses as it is: the call's own (an argument, or an array converted from one),
@@ -211,7 +228,7 @@ class Tracer:
         key = ("grad", id(t), None)
         if key not in self.bindings:
             self.alive.append(t)
-            binding = Grad(t, self._label(t), guarded=False)
+            binding = self._for_argument(Grad(t, self._label(t), guarded=False), t)
             binding.var = None  # written, not read
             self.bindings[key] = binding
         return self.bindings[key]
@@ -222,7 +239,12 @@ class Tracer:
         self.remember(("data", id(t)), lambda t=t, data=t._data: setattr(t, "_data", data))
         if id(t) not in self.made:
             if ("data", id(t), None) not in self.bindings:
-                self.var(t)  # a leaf: read before, so that its guards are kept
+                if id(t) in self.arg_index:  # the call's own Tensor: written, not read
+                    binding = self._for_argument(Data(t, self._label(t)), t)
+                    binding.var = None
+                    self.bindings[("data", id(t), None)] = binding
+                else:
+                    self.var(t)  # a leaf: read before, so that its guards are kept
             self.tape.eqns.append(Assign(self.bindings[("data", id(t), None)], var))
         self.unchanged.discard(id(t))
         self.var_of[id(t)] = var
@@ -311,7 +333,9 @@ class Tracer:
         if isinstance(obj, Tensor):
             for key, binding in self.bindings.items():  # a leaf's .grad the step set: that object, as eagerly
                 if key[0] == "grad" and binding.tensor._grad is obj:
-                    return ("grad", binding.tensor)
+                    return ("grad", binding)
+            if id(obj) in self.arg_index:
+                return ("arg", self.arg_index[id(obj)])
             if id(obj) in self.made:
                 if obj._node is not None and obj._node.inputs is not None:
                     raise CompileError(

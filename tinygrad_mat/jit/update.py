@@ -50,6 +50,7 @@ class TracedUpdate:
         return t
 
     def param(self, p):
+        self.tracer.pin(p)
         return p
 
     def grad(self, p):
