@@ -154,9 +154,11 @@ def _protect(operands, arrays, positions):
     for i in positions:
         c = arrays[i]
         if c.size <= arraylock.COPY_AT_MOST:
-            c = c.copy()
+            original, c = c, c.copy()
             c.setflags(False)
             arrays[i] = operands[i] = c
+            if _state.tracer is not None:  # tm.compile reads the caller's array itself at replay
+                _state.tracer.converted(original, c, "copy")
         else:
             to_lock = [c] if to_lock is None else to_lock + [c]
     return to_lock

@@ -15,6 +15,10 @@ class Binding:
     label = "?"
     arg_index = None  # the position of the call's argument it belongs to: the replay writes that object
 
+    def guard(self):
+        """(Python expression that must hold for a replay, {placeholder: object}), or None."""
+        return None
+
     def __str__(self):
         return self.label
 
@@ -29,11 +33,9 @@ class Data(Binding):
     def read(self):
         return self.tensor._data
 
-    def holds(self):
-        t = self.tensor
-        data = t._data
-        return (data.shape == self.shape and data.dtype == self.dtype and t.requires_grad == self.requires_grad
-                and t._node is None)
+    def guard(self):
+        return (f"{{t}}._data.shape == {self.shape!r} and {{t}}._data.dtype == {{d}} and "
+                f"{{t}}.requires_grad is {self.requires_grad} and {{t}}._node is None"), {"t": self.tensor, "d": self.dtype}
 
 
 class Grad(Binding):
@@ -49,13 +51,13 @@ class Grad(Binding):
     def read(self):
         return self.tensor._grad._data
 
-    def holds(self):
+    def guard(self):
         if not self.guarded:
-            return True
-        grad = self.tensor._grad
-        if grad is None:
-            return not self.present
-        return self.present and grad._data.shape == self.shape and grad._data.dtype == self.dtype
+            return None
+        if not self.present:
+            return "{t}._grad is None", {"t": self.tensor}
+        return (f"{{t}}._grad is not None and {{t}}._grad._data.shape == {self.shape!r} and "
+                "{t}._grad._data.dtype == {d}"), {"t": self.tensor, "d": self.dtype}
 
 
 class State(Binding):
@@ -73,15 +75,11 @@ class State(Binding):
         value = self.optimizer.state[self.param][self.key]
         return value if self.is_array else np.asarray(value, dtype=np.float64)
 
-    def holds(self):
-        entries = self.optimizer.state.get(self.param)
-        if entries is None or self.key not in entries:
-            return False
-        value = entries[self.key]
+    def guard(self):
+        entry = f"{{o}}.state.get({{p}}, _EMPTY).get({self.key!r})"
         if not self.is_array:
-            return not isinstance(value, np.ndarray)
-        return (type(value) is np.ndarray and value.shape == self.shape and value.dtype == self.dtype
-                and value.flags.writeable)
+            return f"_is_count({entry})", {"o": self.optimizer, "p": self.param}
+        return (f"_fits({entry}, {self.shape!r}, {{d}})"), {"o": self.optimizer, "p": self.param, "d": self.dtype}
 
 
 class NewState(Binding):
@@ -93,8 +91,8 @@ class NewState(Binding):
         self.is_array = key not in optimizer.state_counts
         self.var = None
 
-    def holds(self):
-        return True
+    def guard(self):
+        return None
 
 
 class Option(Binding):
@@ -109,8 +107,8 @@ class Option(Binding):
     def read(self):
         return np.asarray(self.optimizer.param_groups[self.index][self.key], dtype=np.float64)
 
-    def holds(self):
-        return True
+    def guard(self):
+        return None
 
 
 def as_tensor(value):

@@ -8,6 +8,7 @@ it baked in, the values it read, and the optimizers' parameter lists. Otherwise 
 again (a bounded number of traces is kept). A step that cannot be replayed raises a CompileError and
 leaves everything as it was before the call.
 """
+import builtins
 import functools
 import math
 import warnings
@@ -18,7 +19,7 @@ import numpy as np
 from .. import modes, observe
 from ..errors import CompileError
 from ..tensor import Tensor
-from . import numba_backend, numpy_backend
+from . import numba_backend, numpy_backend, rewrite
 from .trace import Tracer
 
 _state = modes.state
@@ -70,50 +71,74 @@ def _same(current, traced):
     return type(current) is type(traced) and current == traced
 
 
-SMALL = 4096  # entries: a captured array this small is guarded by value, a larger float one by identity
-
-
 def _captured(fn):
-    """(getter, object) for what ``fn`` reaches by name: its closure cells and the globals its code
-    names. A replay holds only while each still names the same object (arrays of labels or indices,
-    and small arrays, with the same values; modules with the same attributes)."""
+    """(source reaching it, {placeholder: object}, the object) for what ``fn`` names: its closure cells
+    and the globals its code names."""
     code, found = getattr(fn, "__code__", None), []
     if code is None:
         return found
     for cell in fn.__closure__ or ():
         try:
-            found.append((lambda cell=cell: cell.cell_contents, cell.cell_contents))
+            found.append(("{cell}.cell_contents", {"cell": cell}, cell.cell_contents))
         except ValueError:  # an empty cell
             continue
     namespace = getattr(fn, "__globals__", {})
     for name in code.co_names:
         if name in namespace:
-            found.append((lambda namespace=namespace, name=name: namespace.get(name), namespace[name]))
+            found.append((f"{{ns}}.get({name!r})", {"ns": namespace}, namespace[name]))
     return found
 
 
-def _capture_guards(fn):
-    """Guards on what ``fn`` captures (see ``_captured``) as (getter, value) pairs for ``Trace``."""
+def capture_guards(fn, tracer):
+    """Guards on what ``fn`` names (``_captured``): a replay holds while each name still means the same
+    array, Tensor, model or optimizer (an integer or boolean array with the same values: numpy code may
+    read labels and masks; a float array is used by reference, so an edit in place reaches the replay),
+    the same number, and each model has had no attribute reassigned."""
     from ..nn.modules import Module
     from ..optim.optimizer import Optimizer
 
-    guards = []
-    for getter, obj in _captured(fn):
+    for source, objects, obj in _captured(fn):
         if isinstance(obj, (np.ndarray, Tensor, Module, Optimizer)):
-            guards.append((lambda getter=getter, obj=obj: getter() is obj, True))
-            if isinstance(obj, np.ndarray) and (obj.dtype.kind not in "fc" or obj.size <= SMALL):
-                guards.append((lambda obj=obj: obj, np.array(obj)))
+            tracer.guard(f"{source} is {{obj}}", obj=obj, **objects)
+            if isinstance(obj, np.ndarray) and obj.dtype.kind not in "fc":
+                tracer.guard("_same({obj}, {v})", obj=obj, v=np.array(obj))
             if isinstance(obj, Module):
                 for module in obj.modules():
-                    guards.append((lambda module=module: module._version, module._version))
+                    tracer.guard(f"{{m}}._version == {module._version}", m=module)
         elif type(obj) in (float, int, bool):
-            key = (obj, math.copysign(1.0, obj)) if type(obj) is float else obj
-            guards.append((lambda getter=getter: _scalar_key(getter()), key))
-    return guards
+            tracer.guard(f"_scalar_key({source}) == {{v}}", v=_scalar_key(obj), **objects)
 
 
 def _scalar_key(value):
-    return (value, math.copysign(1.0, value)) if type(value) is float else value
+    return (type(value), value, math.copysign(1.0, value)) if type(value) in (float, int) else (type(value), value)
+
+
+def _fits(value, shape, dtype):
+    return type(value) is np.ndarray and value.shape == shape and value.dtype == dtype and value.flags.writeable
+
+
+def _is_count(value):
+    return value is not None and not isinstance(value, np.ndarray)
+
+
+def _guard_function(guards):
+    """One Python function checking every guard of a trace (``Tracer.guard``): no call per guard."""
+    from .trace import _parameter_lists
+
+    scope = {"_same": _same, "_scalar_key": _scalar_key, "_fits": _fits, "_is_count": _is_count,
+             "_parameter_lists": _parameter_lists, "_EMPTY": {}}
+    names, terms = {}, []
+    for expression, objects in guards:
+        placeholders = {}
+        for placeholder, obj in objects.items():
+            if id(obj) not in names:
+                names[id(obj)] = f"G{len(names)}"
+                scope[names[id(obj)]] = obj
+            placeholders[placeholder] = names[id(obj)]
+        terms.append(f"({expression.format(**placeholders)})")
+    source = "def holds(leaves):\n    return (" + ("\n            and ".join(terms) or "True") + ")\n"
+    exec(builtins.compile(source, "<tm.compile guards>", "exec"), scope)
+    return scope["holds"], source
 
 
 class Trace:
@@ -121,22 +146,11 @@ class Trace:
 
     def __init__(self, tracer, replay, source):
         self.tape, self.replay, self.source = tracer.tape, replay, source
-        self.bindings = list(tracer.bindings.values())
-        self.static = tracer.static + tracer.captured
-        self.value_guards = tracer.value_guards
+        guards = [b.guard() for b in tracer.bindings.values()]
+        guards = [g for g in guards if g is not None] + tracer.guards
+        guards.sort(key=lambda g: "_same" in g[0])  # the cheap checks first
+        self.holds, self.guard_source = _guard_function(guards)
         self.alive = tracer.alive
-
-    def holds(self, leaves):
-        for binding in self.bindings:
-            if not binding.holds():
-                return False
-        for getter, value in self.static:
-            if not _same(getter(), value):
-                return False
-        for getter, values in self.value_guards:
-            if not _same(getter(leaves), values):
-                return False
-        return True
 
 
 class Compiled:
@@ -187,7 +201,7 @@ class Compiled:
         # float arrays reach the step as constant Tensors, so that a read of their values is seen
         given = [Tensor(a) if type(a) is np.ndarray and a.dtype.char in "fd" else a for a in leaves]
         tracer = Tracer(given, leaves)
-        tracer.captured = _capture_guards(self.fn)
+        capture_guards(self.fn, tracer)
         call_args, call_kwargs = _rebuild((args, kwargs), iter(given))
         previous = (_state.tracer, _state.observers)
         _state.tracer, _state.observers = tracer, previous[1] + (tracer,)
@@ -200,6 +214,7 @@ class Compiled:
             raise
         finally:
             _state.tracer, _state.observers = previous
+        rewrite.simplify(tracer.tape)
         backend = numba_backend if self.backend == "numba" else numpy_backend
         try:
             replay, source = backend.build(tracer.tape, [isinstance(a, Tensor) for a in leaves])

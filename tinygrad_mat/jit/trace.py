@@ -29,11 +29,11 @@ class Tracer:
         self.labels = {}        # id(leaf) -> its name in the tape ("L0", ...)
         self.made = set()       # ids of Tensors the step made (op results, detached copies, grads)
         self.unchanged = set()  # ids of leaves and arguments not rebound so far (their values may be guarded)
-        self.value_guards = []  # (function of the call's leaves -> array, values when traced)
-        self.static = []        # (function of nothing -> value, value when traced): options, flags
+        self.guards = []        # (expression that must hold, {placeholder: object}); see guard()
         self.derived = {}       # id(array an op uses) -> (the array it was made from, how)
         self.arg_index = {}
         self.arguments = list(arguments)
+        self.originals = list(originals)
         self.grads_set = set()  # ids of leaves whose .grad the step set (so the tape knows it)
         self.undo = {}          # what the traced call changed, as it was: restored if the trace is refused
         for index, (given, original) in enumerate(zip(arguments, originals)):
@@ -44,7 +44,7 @@ class Tracer:
                 self.unchanged.add(id(given))
             else:  # labels, masks, indices: numpy code may read them, so a trace holds for these values only
                 var = self.tape.var("arg", np.shape(given), np.asarray(given).dtype)
-                self.value_guards.append((lambda leaves, i=index: leaves[i], np.array(given)))
+                self.guard(f"_same(leaves[{index}], {{v}})", v=np.array(given))
             self.tape.args.append(var)
             self.arg_index[id(given)] = index
             self.arg_index[id(original)] = index
@@ -105,7 +105,7 @@ class Tracer:
         parameter): a replay holds only while the same object is passed."""
         index = self.arg_index.get(id(t))
         if index is not None:
-            self.value_guards.append((lambda leaves, i=index, t=t: leaves[i] is t, True))
+            self.guard(f"leaves[{index}] is {{t}}", t=t)
 
     def constant(self, array):
         """An array the step uses as it is: the call's own (an argument, or an array converted from one),
@@ -115,6 +115,8 @@ class Tracer:
         source = self.derived.get(id(array))
         if source is not None:
             original, how = source
+            if how == "copy":  # the graph's protective copy of the caller's array: the array itself
+                return self.constant(original)
             if id(original) in self.arg_index:
                 arg = self.tape.args[self.arg_index[id(original)]]
                 if how == "index":
@@ -135,6 +137,8 @@ class Tracer:
             return self.var(x)
         if type(array) is float:
             return array
+        if type(x) is np.ndarray and x.dtype == np.asarray(array).dtype:
+            return self.constant(x)  # the caller's array itself, not the graph's protective copy
         return self.constant(array)
 
     def _param(self, value):
@@ -267,10 +271,12 @@ class Tracer:
             self.refuse(f"{what} of a Tensor updated in the step", "read it after the call")
         index = self.arg_index.get(id(t))
         values = np.array(t._data)
-        if index is not None:
-            self.value_guards.append((lambda leaves, i=index: leaves[i], values))
-        else:
-            self.value_guards.append((lambda leaves, t=t: t._data, values))
+        if index is None:
+            self.guard("_same({t}._data, {v})", t=t, v=values)
+        elif isinstance(self.arguments[index], Tensor) and not isinstance(self.originals[index], np.ndarray):
+            self.guard(f"_same(leaves[{index}]._data, {{v}})", v=values)
+        else:  # the caller's own array, wrapped while tracing
+            self.guard(f"_same(leaves[{index}], {{v}})", v=values)
 
     def call(self, method, args, kwargs, changes_data, label):
         """A method replayed as a call (a scheduler's ``step()``): it runs untraced now, and every call."""
@@ -292,7 +298,8 @@ class Tracer:
         if dynamic:
             return self.read_binding(Option(optimizer, index, key), optimizer, "option", (index, key))
         value = group[key]
-        self.static.append((lambda g=optimizer.param_groups, i=index, k=key: g[i][k] if len(g) > i else None, value))
+        self.guard(f"len({{o}}.param_groups) > {index} and _same({{o}}.param_groups[{index}][{key!r}], {{v}})",
+                   o=optimizer, v=value)
         return value
 
     def state(self, optimizer, param, key):
@@ -308,14 +315,17 @@ class Tracer:
             self.bindings[("state", id(optimizer), (id(param), key))] = binding
         self.tape.eqns.append(Assign(binding, self.var(value) if isinstance(value, Tensor) else float(value)))
 
-    def guard_static(self, getter, value):
-        self.static.append((getter, value))
+    def guard(self, expression, **objects):
+        """A condition every replay of this trace needs: Python source over the call's ``leaves`` and the
+        objects named by ``{placeholders}`` (see ``step.Trace``, which writes them into one function)."""
+        self.guards.append((expression, objects))
+        self.alive += list(objects.values())
 
     def update_context(self, optimizer):
         """What an optimizer's ``update`` runs with while the step is traced (``jit/update.py``)."""
         from .update import TracedUpdate
 
-        self.static.append((lambda: _parameter_lists(optimizer), _parameter_lists(optimizer)))
+        self.guard("_parameter_lists({o}) == {v}", o=optimizer, v=_parameter_lists(optimizer))
         return TracedUpdate(self)
 
     def constant_tensor(self, array):

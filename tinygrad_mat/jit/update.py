@@ -65,7 +65,7 @@ class TracedUpdate:
     def state(self, optimizer, p, key):
         entries = optimizer.state.get(p)
         value = None if entries is None else entries.get(key)
-        self.tracer.guard_static(lambda: key in optimizer.state.get(p, ()), value is not None)
+        self.tracer.guard(f"({key!r} in {{o}}.state.get({{p}}, ())) is {value is not None}", o=optimizer, p=p)
         if value is None:
             return None
         return self._tensor(value, self.tracer.state(optimizer, p, key))

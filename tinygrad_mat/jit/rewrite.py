@@ -1,0 +1,102 @@
+"""Rewrites of a tape, over its equations (never over printed source): what both backends run.
+
+* ``common`` gives one variable to equations that compute the same thing twice (the backward pass of
+  ``x * x`` multiplies Z̄ by x twice);
+* ``dead`` drops equations whose results nothing uses (a rule's reshape of an input it did not need).
+
+Equations are pure: an op's forward reads its operands and makes its output; reads and effects stay
+in their order.
+"""
+import numpy as np
+
+from .ir import Accumulate, Assign, Eqn, Var
+
+
+def _key(x):
+    """A hashable form of an operand or parameter; arrays by identity (they are the step's constants)."""
+    if isinstance(x, Var):
+        return ("var", x.kind, x.index)
+    if isinstance(x, np.ndarray):
+        return ("array", id(x))
+    if isinstance(x, (tuple, list)):
+        return tuple(_key(v) for v in x)
+    if isinstance(x, float):
+        return ("float", x, np.copysign(1.0, x)) if x == x else ("nan",)
+    if isinstance(x, dict):
+        return tuple((k, _key(v)) for k, v in x.items())
+    try:
+        hash(x)
+        return x
+    except TypeError:
+        return ("object", id(x))
+
+
+def _substitute(x, renamed):
+    if isinstance(x, Var):
+        return renamed.get(x, x)
+    if type(x) is tuple:
+        return tuple(_substitute(v, renamed) for v in x)
+    return x
+
+
+def common(tape):
+    """Equations with the same op, operands and parameters computed once."""
+    seen, renamed, kept = {}, {}, []
+    for item in tape.eqns:
+        if isinstance(item, Eqn):
+            item.ins = tuple(_substitute(x, renamed) for x in item.ins)
+            item.params = {k: _substitute(v, renamed) for k, v in item.params.items()}
+            key = (id(item.op), _key(item.ins), _key(item.params))
+            if key in seen:
+                renamed[item.out] = seen[key]
+                continue
+            seen[key] = item.out
+        elif isinstance(item, (Assign, Accumulate)):
+            item.var = _substitute(item.var, renamed)
+        kept.append(item)
+    tape.eqns = kept
+    tape.output = _rename_output(tape.output, renamed)
+
+
+def _rename_output(obj, renamed):
+    if isinstance(obj, Var):
+        return renamed.get(obj, obj)
+    if type(obj) in (list, tuple) and not (len(obj) == 2 and isinstance(obj[0], str)):
+        return type(obj)(_rename_output(o, renamed) for o in obj)
+    if type(obj) is dict:
+        return {k: _rename_output(v, renamed) for k, v in obj.items()}
+    return obj
+
+
+def _vars_in(x, found):
+    if isinstance(x, Var):
+        found.add(x)
+    elif isinstance(x, (tuple, list)):
+        for v in x:
+            _vars_in(v, found)
+    elif isinstance(x, dict):
+        for v in x.values():
+            _vars_in(v, found)
+    return found
+
+
+def dead(tape):
+    """Equations whose results no later equation, effect or output uses, dropped (backwards)."""
+    live = _vars_in(tape.output, set())
+    kept = []
+    for item in reversed(tape.eqns):
+        if isinstance(item, Eqn):
+            if item.out not in live:
+                continue
+            _vars_in(item.ins, live)
+            _vars_in(item.params, live)
+        elif isinstance(item, (Assign, Accumulate)):
+            _vars_in(item.var, live)
+        kept.append(item)
+    tape.eqns = kept[::-1]
+
+
+def simplify(tape):
+    common(tape)
+    dead(tape)
+    return tape
