@@ -5,7 +5,7 @@ Parameters, attributes (``coef_``, ``intercept_``, ``classes_``, ``n_iter_``) an
 scikit-learn's, so they work in pipelines and grid searches; they pass scikit-learn's estimator checks.
 The linear regressions are closed forms through the differentiable ``solve``; logistic regression
 minimises scikit-learn's own objective, C·Σᵢ sᵢ·log-lossᵢ + ½‖W‖² (no penalty on the intercept), with
-``solver`` in {'lbfgs', 'newton-cholesky' (alias 'newton'), 'newton-cg', 'adam', 'sgd'}. ``X`` may be a
+``solver`` in {'lbfgs', 'newton-cg' (alias 'newton'), 'newton-cholesky', 'adam', 'sgd'}. ``X`` may be a
 scipy.sparse matrix where the estimator's docstring says so (scipy is imported only when one arrives).
 Needs scikit-learn (``pip install scikit-learn``); this is the only module that imports it.
 """
@@ -189,6 +189,7 @@ SOLVERS = {"lbfgs": "lbfgs", "newton": "cg", "newton-cg": "cg", "newton-cholesky
            "sgd": "sgd", "adam": "adam"}
 LBFGS_HISTORY = 10  # scikit-learn's L-BFGS-B keeps 10 pairs (scipy's maxcor)
 NEWTON_CG_MAX_INNER = 200  # conjugate-gradient steps per Newton step at most, as scikit-learn's newton-cg
+OUTER_PRODUCTS_AT_MOST = 100_000  # newton-cholesky keeps the rows' outer products up to 800 kB
 DEFAULT_LEARNING_RATE = {"sgd": 1.0, "adam": 0.3}
 ADAM_DECAY_EPOCHS = 3  # Adam's step halves after this many epochs, then decays as 1/t
 FLOAT64_FLOOR = math.sqrt(np.finfo(np.float64).eps)  # ≈ 1.5e-8: gradients below it may not lower f in float64
@@ -344,24 +345,34 @@ class _Objective:
         return product
 
     def hessian(self, coef):
-        """The dense Hessian at ``coef`` (entries in coef's C order), built from one weighted Gram
-        matrix Xₐᵀ D Xₐ (Xₐ = [X, 1]) per pair of classes. For k classes the directions that add one
-        number to every class (each feature's, the intercepts') carry no curvature of the data; they
-        get an identity term of the Hessian's scale: the Newton step is unchanged (the gradient at a
-        centred coef has no part along them) and H becomes positive definite."""
+        """The dense Hessian at ``coef`` (entries in coef's C order), built from weighted Gram matrices
+        Xₐᵀ D Xₐ (Xₐ = [X, 1]), all in one product where X is small and dense. For k classes the
+        directions that add one number to every class (each feature's, the intercepts') carry no
+        curvature of the data; they get an identity term of the Hessian's scale: the Newton step is
+        unchanged (the gradient at a centred coef has no part along them) and H becomes positive
+        definite."""
         if self.binary:
             H = self._weighted_gram(self._row_curvature(coef))
         else:
             P = self._curvature(coef)
             k, size = self.shape
-            H = np.zeros((k, size, k, size))
-            for a in range(k):
-                for c in range(a, k):
-                    H[a, :, c, :] = self._weighted_gram(self.fractions * P[a] * ((a == c) - P[c]))
-                    H[c, :, a, :] = H[a, :, c, :]  # each block is symmetric
-            H = H.reshape(k * size, k * size)
-            shift = np.kron(np.full((k, k), 1.0 / k), np.eye(size))  # the projection on those directions
-            H += max(float(np.abs(np.diag(H)).max()), self.l2) * shift
+            # the weight of block (a, c): sᵢ/Σs · pₐᵢ(δₐc − p꜀ᵢ), the softmax Hessian's entry
+            weights = self.fractions[:, None, None] * P.T[:, :, None] * (np.eye(k) - P.T[:, None, :])
+            if self._outer_products() is not None:
+                blocks = self._weighted_grams(weights.reshape(self.n, k * k)).reshape(k, k, size, size)
+            else:  # one Gram matrix per pair a < c (blocks are symmetric, and each row of blocks sums
+                # to zero as the softmax Hessian's rows do: the diagonal blocks are minus the others' sum)
+                blocks = np.empty((k, k, size, size))
+                for a in range(k):
+                    for c in range(a + 1, k):
+                        blocks[a, c] = blocks[c, a] = self._weighted_gram(weights[:, a, c])
+                for a in range(k):
+                    blocks[a, a] = -(blocks[a, :a].sum(axis=0) + blocks[a, a + 1:].sum(axis=0))
+            # + c·(11ᵀ/k ⊗ I), c·the projection on those directions: c/k on the diagonal of every block
+            diagonal = np.arange(size)
+            scale = max(float(np.abs(blocks[np.arange(k), np.arange(k)][:, diagonal, diagonal]).max()), self.l2)
+            blocks[:, :, diagonal, diagonal] += scale / k
+            H = blocks.transpose(0, 2, 1, 3).reshape(k * size, k * size)
         if self.l2:
             penalised = np.zeros(self.shape)
             penalised[..., :self.d] = self.l2
@@ -370,8 +381,29 @@ class _Objective:
             self.not_finite("its Hessian is not finite")
         return H
 
+    def _outer_products(self):
+        """Each row's x̃x̃ᵀ (x̃ = [x, 1], or x without an intercept), flattened: (n, (d + 1)²), made
+        once per fit when X is dense and it has at most ``OUTER_PRODUCTS_AT_MOST`` entries (all k²
+        blocks of a multinomial Hessian in one product then; a larger one would not stay in cache, and
+        a Gram matrix per pair is quicker); else None."""
+        if not hasattr(self, "_outer"):
+            size = self.shape[-1]
+            self._outer = None
+            if not self.sparse and self.n * size * size <= OUTER_PRODUCTS_AT_MOST:
+                Xa = np.hstack([self.X, np.ones((self.n, 1))]) if self.fit_intercept else self.X
+                self._outer = (Xa[:, :, None] * Xa[:, None, :]).reshape(self.n, size * size)
+        return self._outer
+
+    def _weighted_grams(self, weights):
+        """Xₐᵀ diag(w) Xₐ for each column w of ``weights`` (n, m): (m, d + 1, d + 1)."""
+        size = self.shape[-1]
+        outer = self._outer_products()
+        if outer is not None:
+            return (weights.T @ outer).reshape(-1, size, size)
+        return np.stack([self._weighted_gram(w) for w in weights.T])
+
     def _weighted_gram(self, weight):
-        """Xₐᵀ diag(weight) Xₐ, Xₐ = [X, 1] (no column of ones without an intercept); dense or sparse X."""
+        """Xₐᵀ diag(weight) Xₐ for one weight vector, dense or sparse X (X is never densified)."""
         X = self.X
         if self.sparse:
             gram = X.T @ X.multiply(weight[:, None]).tocsr()
@@ -433,7 +465,7 @@ def _cholesky_solve(H, b):
 
 class LogisticRegression(ClassifierMixin, BaseEstimator):
     """Logistic regression (binary, or multinomial for more classes) with scikit-learn's parameters and
-    objective, minimised by tinygrad_mat's autodiff and optimizers:
+    objective, minimised by tinygrad_mat's optimizers:
 
         C·Σᵢ sᵢ·log-lossᵢ + ½‖W‖²,   sᵢ = sample_weight[i] × class_weight[yᵢ]
 
@@ -441,13 +473,22 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
     1.9 with the same ``sample_weight`` and ``class_weight`` (a dict {label: weight} or 'balanced':
     Σs / (n_classes · Σs of the class), sample weights included). Every solver minimises it, scaled
     by 1/(C·Σs) as scikit-learn does internally, and stops when the largest entry of that scaled
-    objective's gradient on all the data is ≤ ``tol`` (scikit-learn's lbfgs rule), or, for lbfgs and
+    objective's gradient on all the data is ≤ ``tol`` (scikit-learn's rule), or, for lbfgs and
     Newton, when the objective stops decreasing (by 1e-15 or more, at its scale of one) with that
-    gradient ≤ √ε ≈ 1.5e-8: a tol below √ε may end there, as scikit-learn's lbfgs ends on its ftol:
+    gradient ≤ √ε ≈ 1.5e-8: a tol below √ε may end there, as scikit-learn's lbfgs ends on its ftol.
+    lbfgs and Newton evaluate the objective and its gradient in closed form, from one sigmoid
+    (softmax) per evaluation, and Newton's Hessian too; sgd and adam differentiate the objective
+    written in ``tm.nn.functional``'s losses (the tests check the closed forms against that):
 
-    - 'lbfgs': L-BFGS with a strong-Wolfe line search; ``max_iter`` iterations at most.
-    - 'newton-cholesky' (or 'newton'): Newton's method with the exact Hessian; 'newton-cg': with
-      conjugate gradients on Hessian-vector products. ``max_iter`` Newton steps at most.
+    - 'lbfgs': L-BFGS (``tm.optim.LBFGS``, PyTorch's) with a strong-Wolfe line search and 10 pairs
+      of history (as scikit-learn's L-BFGS-B); ``max_iter`` iterations at most.
+    - 'newton-cg' (or 'newton'): scikit-learn's Newton-CG: conjugate gradients on Hessian-vector
+      products (closed form; the Hessian is never formed) truncated by its rule, then a strong-Wolfe
+      line search from the full step. The same iterations and objective as scikit-learn's newton-cg.
+    - 'newton-cholesky': Newton's method with the dense Hessian (one weighted Gram matrix XᵀDX per
+      pair of classes) and Cholesky, scikit-learn's backtracking and its second stopping test (the
+      Newton decrement ½dᵀHd ≤ ``tol``): the same iterations and objective as its newton-cholesky.
+      For few features: the Hessian has (k·(d + 1))² entries. ``max_iter`` Newton steps at most.
     - 'sgd', 'adam': minibatches of ``batch_size`` rows drawn without replacement, each giving an
       unbiased estimate of the gradient (the batch's data term scaled by n/batch, the penalty whole);
       the step decays from ``learning_rate`` η (default 1.0 for sgd, 0.3 for adam; meant for
@@ -473,8 +514,8 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
     as there; not ``dual``, ``intercept_scaling``, ``warm_start``, ``verbose``, ``n_jobs``, nor the
     L1 and elastic-net penalties. Unlike scikit-learn, negative sample weights are refused (they make
     the objective unbounded below). ``X`` may be a scipy.sparse matrix (CSR; CSC and the other
-    formats are converted to one CSR copy) in fit and in the predictions: the scores X @ Wᵀ are
-    tinygrad_mat's differentiable sparse product, so X is never densified.
+    formats are converted to one CSR copy) in fit and in the predictions; X is never densified.
+    Fit times against scikit-learn's: ``python bench/bench_fits.py``.
 
     >>> import numpy as np
     >>> from tinygrad_mat.sklearn import LogisticRegression
