@@ -229,6 +229,7 @@ class _Objective:
             self.weighted_onehot = np.zeros((n_classes, self.n))  # (sᵢ/Σs)·[yᵢ = c], class-major
             self.weighted_onehot[y_index, self.rows] = self.fractions
         self._curvature_at = (None, None)  # (coef, what the Hessian needs there), from the last evaluation
+        self._outer = False  # the rows' outer products for newton-cholesky: made on first use
 
     # -- coefficients and products with X
 
@@ -311,7 +312,7 @@ class _Objective:
         """What the Hessian at ``coef`` needs: (σ(u), softplus(u)) for two classes, the
         probabilities (k, n) for more; from the last evaluation when it was at ``coef``."""
         at, _ = self._curvature_at
-        if at is not coef and not np.array_equal(at, coef):
+        if at is None or not np.array_equal(at, coef):
             self.loss_and_gradient(coef)
         return self._curvature_at[1]
 
@@ -386,7 +387,7 @@ class _Objective:
         once per fit when X is dense and it has at most ``OUTER_PRODUCTS_AT_MOST`` entries (all k²
         blocks of a multinomial Hessian in one product then; a larger one would not stay in cache, and
         a Gram matrix per pair is quicker); else None."""
-        if not hasattr(self, "_outer"):
+        if self._outer is False:
             size = self.shape[-1]
             self._outer = None
             if not self.sparse and self.n * size * size <= OUTER_PRODUCTS_AT_MOST:
