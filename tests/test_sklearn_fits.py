@@ -111,16 +111,19 @@ def problems():
     rng = np.random.default_rng(0)
     X2, y2 = scaled("breast_cancer")
     X3, y3 = scaled("wine")
-    weights = rng.uniform(0.0, 2.0, len(y3))
+    weights2, weights3 = rng.uniform(0.0, 2.0, len(y2)), rng.uniform(0.0, 2.0, len(y3))
+    sparse3 = sp.csr_matrix(np.where(np.abs(X3) < 0.5, 0.0, X3))
+    specs = {  # name: (X, y, sample_weight, fit_intercept, C)
+        "binary": (X2, y2, None, True, 1.0),
+        "binary-weighted-no-intercept": (X2, y2, weights2, False, 0.3),
+        "multinomial": (X3, y3, None, True, 1.0),
+        "multinomial-weighted": (X3, y3, weights3, True, 2.0),
+        "multinomial-no-penalty-no-intercept": (X3, y3, None, False, np.inf),
+        "multinomial-sparse": (sparse3, y3, weights3, True, 1.0),
+    }
     cases = []
-    for name, X, y, weights_, intercept, C in [("binary", X2, y2, None, True, 1.0),
-                                                ("binary-weighted-no-intercept", X2, y2, rng.uniform(0, 2, len(y2)), False, 0.3),
-                                                ("multinomial", X3, y3, None, True, 1.0),
-                                                ("multinomial-weighted", X3, y3, weights, True, 2.0),
-                                                ("multinomial-no-penalty-no-intercept", X3, y3, None, False, np.inf),
-                                                ("multinomial-sparse", sp.csr_matrix(np.where(np.abs(X3) < 0.5, 0.0, X3)), y3,
-                                                 weights, True, 1.0)]:
-        objective = LogisticRegression(C=C, fit_intercept=intercept)._problem(X, y, weights_)[1]
+    for name, (X, y, weights, intercept, C) in specs.items():
+        objective = LogisticRegression(C=C, fit_intercept=intercept)._problem(X, y, weights)[1]
         cases.append((name, objective, 0.3 * rng.standard_normal(objective.shape)))
     return cases
 
@@ -131,12 +134,23 @@ PROBLEMS = problems()
 @pytest.mark.parametrize("name, objective, coef", PROBLEMS, ids=[p[0] for p in PROBLEMS])
 def test_closed_form_loss_and_gradient_equal_the_engines(name, objective, coef):
     """The fused loss and gradient (one sigmoid or softmax) against tinygrad_mat's losses on Tensors
-    differentiated by reverse mode, and the loss against scikit-learn's objective written in numpy."""
+    differentiated by reverse mode, and against scikit-learn's own loss and gradient."""
     loss, gradient = objective.loss_and_gradient(coef)
     value, reference = tm.value_and_grad(objective.graph)(coef)
     np.testing.assert_allclose(loss, value, rtol=1e-13)
     np.testing.assert_allclose(gradient, reference, rtol=1e-11, atol=1e-14)
     assert gradient.shape == coef.shape
+    # scikit-learn's own LinearModelLoss (its lbfgs's objective, the same coefficient layout)
+    loss_module = pytest.importorskip("sklearn._loss.loss")
+    from sklearn.linear_model._linear_loss import LinearModelLoss
+
+    base = (loss_module.HalfBinomialLoss() if objective.binary
+            else loss_module.HalfMultinomialLoss(n_classes=objective.shape[0]))
+    peer = LinearModelLoss(base, fit_intercept=objective.fit_intercept)
+    peer_loss, peer_gradient = peer.loss_gradient(coef, objective.X, objective.labels.astype(float),
+                                                  objective.fractions, l2_reg_strength=objective.l2)
+    np.testing.assert_allclose(loss, peer_loss, rtol=1e-13)
+    np.testing.assert_allclose(gradient, peer_gradient, rtol=1e-11, atol=1e-14)
 
 
 @pytest.mark.parametrize("name, objective, coef", PROBLEMS, ids=[p[0] for p in PROBLEMS])

@@ -637,8 +637,8 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
         return self._stochastic(objective, coef, method)
 
     def _out_of_budget(self, unit):
-        return (f"max_iter={self.max_iter} {unit} ended the fit before the gradient reached tol={self.tol}; "
-                "increase max_iter")
+        what = "the gradient and the Newton decrement" if SOLVERS[self.solver] == "exact" else "the gradient"
+        return f"max_iter={self.max_iter} {unit} ended the fit before {what} reached tol={self.tol}; increase max_iter"
 
     def _stalled(self, iterations, largest):
         """None (converged) if a solver that found no further decrease stopped with the gradient at
