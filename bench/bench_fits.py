@@ -75,10 +75,20 @@ def fit_quietly(make, X, y):
 
 # ------------------------------------------------------------------------------- pytest-benchmark
 
+def load_libraries():
+    """Import what the fits load (scikit-learn, scipy's BLAS, tinygrad_mat.sklearn) before the thread
+    limit is set: threadpool_limits reaches only the libraries already loaded."""
+    import scipy.linalg  # noqa: F401
+    import sklearn.linear_model  # noqa: F401
+
+    import tinygrad_mat.sklearn  # noqa: F401
+
+
 @pytest.fixture(autouse=True)
 def one_blas_thread():
     from threadpoolctl import threadpool_limits
 
+    load_libraries()
     with threadpool_limits(1):
         yield
 
@@ -309,6 +319,7 @@ def main(argv=None):
     args = parser.parse_args(argv)
     from threadpoolctl import threadpool_limits
 
+    load_libraries()
     rows, engine_rows, hvp_rows = [], [], []
     with threadpool_limits(1):
         print(machine(), flush=True)
