@@ -359,8 +359,9 @@ class _Objective:
             k, size = self.shape
             # the weight of block (a, c): sᵢ/Σs · pₐᵢ(δₐc − p꜀ᵢ), the softmax Hessian's entry
             weights = self.fractions[:, None, None] * P.T[:, :, None] * (np.eye(k) - P.T[:, None, :])
-            if self._outer_products() is not None:
-                blocks = self._weighted_grams(weights.reshape(self.n, k * k)).reshape(k, k, size, size)
+            outer = self._outer_products()
+            if outer is not None:  # all k² blocks Xₐᵀ diag(w) Xₐ in one product
+                blocks = (weights.reshape(self.n, k * k).T @ outer).reshape(k, k, size, size)
             else:  # one Gram matrix per pair a < c (blocks are symmetric, and each row of blocks sums
                 # to zero as the softmax Hessian's rows do: the diagonal blocks are minus the others' sum)
                 blocks = np.empty((k, k, size, size))
@@ -394,14 +395,6 @@ class _Objective:
                 Xa = np.hstack([self.X, np.ones((self.n, 1))]) if self.fit_intercept else self.X
                 self._outer = (Xa[:, :, None] * Xa[:, None, :]).reshape(self.n, size * size)
         return self._outer
-
-    def _weighted_grams(self, weights):
-        """Xₐᵀ diag(w) Xₐ for each column w of ``weights`` (n, m): (m, d + 1, d + 1)."""
-        size = self.shape[-1]
-        outer = self._outer_products()
-        if outer is not None:
-            return (weights.T @ outer).reshape(-1, size, size)
-        return np.stack([self._weighted_gram(w) for w in weights.T])
 
     def _weighted_gram(self, weight):
         """Xₐᵀ diag(weight) Xₐ for one weight vector, dense or sparse X (X is never densified)."""
