@@ -5,7 +5,7 @@ Parameters, attributes (``coef_``, ``intercept_``, ``classes_``, ``n_iter_``) an
 scikit-learn's, so they work in pipelines and grid searches; they pass scikit-learn's estimator checks.
 The linear regressions are closed forms through the differentiable ``solve``; logistic regression
 minimises scikit-learn's own objective, C·Σᵢ sᵢ·log-lossᵢ + ½‖W‖² (no penalty on the intercept), with
-``solver`` in {'lbfgs', 'newton-cholesky' (alias 'newton'), 'newton-cg', 'adam', 'sgd'}. ``X`` may be a
+``solver`` in {'lbfgs', 'newton-cg' (alias 'newton'), 'newton-cholesky', 'adam', 'sgd'}. ``X`` may be a
 scipy.sparse matrix where the estimator's docstring says so (scipy is imported only when one arrives).
 Needs scikit-learn (``pip install scikit-learn``); this is the only module that imports it.
 """
@@ -25,8 +25,10 @@ try:
 except ImportError as error:  # pragma: no cover - the message is the point
     raise ImportError("tinygrad_mat.sklearn needs scikit-learn: pip install scikit-learn") from error
 
-from . import creation, linalg, modes, optim
+from . import linalg, modes, optim
+from .optim import second_order
 from .nn import functional as losses
+from .tensor import Tensor
 
 SPARSE_FORMATS = ("csr", "csc")  # other scipy.sparse formats are converted to CSR by validate_data
 
@@ -183,8 +185,11 @@ class Ridge(_LinearRegressor):
 
 # ------------------------------------------------------------------------------------------ logistic
 
-SOLVERS = {"lbfgs": "lbfgs", "newton": "exact", "newton-cholesky": "exact", "newton-cg": "cg",
+SOLVERS = {"lbfgs": "lbfgs", "newton": "cg", "newton-cg": "cg", "newton-cholesky": "exact",
            "sgd": "sgd", "adam": "adam"}
+LBFGS_HISTORY = 10  # scikit-learn's L-BFGS-B keeps 10 pairs (scipy's maxcor)
+NEWTON_CG_MAX_INNER = 200  # conjugate-gradient steps per Newton step at most, as scikit-learn's newton-cg
+OUTER_PRODUCTS_AT_MOST = 100_000  # newton-cholesky keeps the rows' outer products up to 800 kB
 DEFAULT_LEARNING_RATE = {"sgd": 1.0, "adam": 0.3}
 ADAM_DECAY_EPOCHS = 3  # Adam's step halves after this many epochs, then decays as 1/t
 FLOAT64_FLOOR = math.sqrt(np.finfo(np.float64).eps)  # ≈ 1.5e-8: gradients below it may not lower f in float64
@@ -192,39 +197,239 @@ FLOAT64_FLOOR = math.sqrt(np.finfo(np.float64).eps)  # ≈ 1.5e-8: gradients bel
 
 class _Objective:
     """scikit-learn's logistic objective divided by C·Σs (the same minimiser, gradients of order one,
-    as scikit-learn's own ``LinearModelLoss``):
+    as scikit-learn's own ``LinearModelLoss``), of one coefficient array ``coef``:
 
         f(W, b) = Σᵢ sᵢ·lossᵢ / Σs + ‖W‖² / (2·C·Σs)
 
-    ``weights`` are the sᵢ (sample_weight × class_weight) or None for all ones; ``l2`` is 1/(C·Σs),
-    0 without a penalty. On a minibatch of ``rows`` it returns the unbiased estimate of f: the data term
-    of the rows scaled by n/|rows| (rows drawn uniformly), the penalty whole.
+    ``coef`` is (d + 1,) for two classes: w then b; (k, d + 1) for k > 2 classes: one row per class,
+    W then b (scikit-learn's layout); without ``fit_intercept`` the last column is absent. The scores
+    are X w + b (n,), or W Xᵀ + b (k, n): class-major, so that the softmax reduces across k rows of
+    length n (quick) rather than along n rows of length k. ``weights`` are the sᵢ (sample_weight ×
+    class_weight) or None for all ones; ``l2`` is 1/(C·Σs), 0 without a penalty.
+
+    Two evaluations of the same f: ``loss_and_gradient`` (numpy, the loss and its gradient from one
+    sigmoid or softmax: what lbfgs and Newton call) and ``graph`` (tinygrad_mat's losses on Tensors,
+    differentiated by the engine: sgd and adam's minibatches, and the tests' independent check).
+    What does not change during a fit (weights as fractions, signed or one-hot targets) is made once.
     """
 
-    def __init__(self, X, targets, weights, n_classes, l2, solver):
-        self.X, self.targets, self.n, self.l2, self.solver = X, targets, X.shape[0], l2, solver
+    def __init__(self, X, y_index, n_classes, weights, l2, fit_intercept, solver):
+        self.X, self.l2, self.solver, self.fit_intercept = X, l2, solver, fit_intercept
+        self.n, self.d = X.shape
+        self.sparse = _is_sparse(X)
         self.binary = n_classes == 2
-        self.fractions = None if weights is None else weights / weights.sum()  # sᵢ / Σs
+        self.shape = (() if self.binary else (n_classes,)) + (self.d + fit_intercept,)
+        self.fractions = np.full(self.n, 1.0 / self.n) if weights is None else weights / weights.sum()  # sᵢ / Σs
+        self.labels = y_index
+        if self.binary:  # lossᵢ = softplus(uᵢ) with uᵢ = ±scoreᵢ (+ for label 0, − for label 1)
+            self.signs = 1.0 - 2.0 * y_index
+            self.signed_fractions = self.fractions * self.signs
+        else:
+            self.rows = np.arange(self.n)
+            self.weighted_onehot = np.zeros((n_classes, self.n))  # (sᵢ/Σs)·[yᵢ = c], class-major
+            self.weighted_onehot[y_index, self.rows] = self.fractions
+        self._curvature_at = (None, None)  # (coef, what the Hessian needs there), from the last evaluation
+        self._outer = False  # the rows' outer products for newton-cholesky: made on first use
 
-    def __call__(self, W, b, rows=None):
-        X, targets, fractions = self.X, self.targets, self.fractions
-        if rows is not None:
-            X, targets = X[rows], targets[rows]
-            fractions = None if fractions is None else fractions[rows] * (self.n / len(rows))
-        scores = X @ W.mT + b if b is not None else X @ W.mT
-        reduction = "mean" if fractions is None else "sum"  # mean: each row weighs 1/n
+    # -- coefficients and products with X
+
+    def split(self, coef):
+        """(W, b) of ``coef`` (b = 0.0 without an intercept); arrays and Tensors."""
+        if not self.fit_intercept:
+            return coef, 0.0
+        return (coef[:self.d], coef[self.d]) if self.binary else (coef[:, :self.d], coef[:, self.d])
+
+    def centred(self, coef):
+        """Multinomial scores are unchanged by adding one vector to every class's row of W (one
+        number to every intercept), so keep the representative whose classes sum to zero: the scaled
+        objective does not increase (the penalty can only drop), and decision_function is unique
+        (scikit-learn's too). Two classes: ``coef`` itself."""
+        return coef if self.binary else coef - coef.mean(axis=0)
+
+    def _scores(self, W, b):
+        """X w + b (n,), or W Xᵀ + b (k, n) for a (k, d) W."""
+        if self.sparse:
+            scores = np.ascontiguousarray((self.X @ W.T).T)
+        else:
+            scores = W @ self.X.T
+        if self.fit_intercept:
+            scores += b if self.binary else b[:, None]
+        return scores
+
+    def _times_X(self, R):
+        """R X: (d,) for R of shape (n,), (k, d) for (k, n)."""
+        return np.ascontiguousarray((self.X.T @ R.T).T) if self.sparse else R @ self.X
+
+    def _assemble(self, R, W):
+        """The gradient-shaped array [R X + l2·W, Σ R] (the products of a cotangent R of the scores)."""
+        out = np.empty(self.shape)
+        out[..., :self.d] = self._times_X(R)
+        if self.l2:
+            out[..., :self.d] += self.l2 * W
+        if self.fit_intercept:
+            out[..., self.d] = R.sum(axis=-1)
+        return out
+
+    # -- the loss and its gradient (lbfgs, Newton)
+
+    def loss_and_gradient(self, coef):
+        """(f, ∂f/∂coef) at ``coef`` (a float64 array of ``self.shape``), from one sigmoid (softmax)."""
+        W, b = self.split(coef)
+        scores = self._scores(W, b)
         if self.binary:
-            data = losses.binary_cross_entropy_with_logits(scores[:, 0], targets, reduction=reduction,
+            u = self.signs * scores
+            softplus = np.logaddexp(0.0, u)
+            data = float(self.fractions @ softplus)
+            sigmoid = np.exp(u - softplus)  # σ(u)
+            residual = self.signed_fractions * sigmoid  # ∂data/∂scores
+            self._curvature_at = (coef, (sigmoid, softplus))
+        else:
+            top = scores.max(axis=0)
+            exps = np.exp(scores - top)
+            totals = exps.sum(axis=0)
+            data = float(self.fractions @ (np.log(totals) - (scores[self.labels, self.rows] - top)))
+            probabilities = exps / totals
+            residual = probabilities * self.fractions - self.weighted_onehot
+            self._curvature_at = (coef, probabilities)
+        gradient = self._assemble(residual, W)
+        loss = data + 0.5 * self.l2 * float(np.vdot(W, W)) if self.l2 else data
+        if not math.isfinite(loss):
+            self.not_finite(f"the objective became {loss}")
+        if not math.isfinite(float(gradient.sum())):  # one reduction: inf or nan anywhere shows
+            self.not_finite("its gradient is not finite")
+        return loss, gradient
+
+    def evaluate(self, coef):
+        """The loss at the Tensor ``coef``, with its gradient in ``coef.grad`` (what L-BFGS's closure
+        does): ``loss_and_gradient`` on its array."""
+        loss, gradient = self.loss_and_gradient(coef.numpy())
+        coef.grad = Tensor._wrap(gradient)  # a new array, given away: no copy
+        return loss
+
+    # -- the Hessian (Newton)
+
+    def _curvature(self, coef):
+        """What the Hessian at ``coef`` needs: (σ(u), softplus(u)) for two classes, the
+        probabilities (k, n) for more; from the last evaluation when it was at ``coef``."""
+        at, _ = self._curvature_at
+        if at is None or not np.array_equal(at, coef):
+            self.loss_and_gradient(coef)
+        return self._curvature_at[1]
+
+    def _row_curvature(self, coef):
+        """Two classes: hᵢ = (sᵢ/Σs)·σ(uᵢ)·σ(−uᵢ), the second derivative of the data term in scoreᵢ
+        (σ(−u) = exp(−softplus(u)): no cancellation in 1 − σ(u))."""
+        sigmoid, softplus = self._curvature(coef)
+        return self.fractions * sigmoid * np.exp(-softplus)
+
+    def hessian_product(self, coef):
+        """v ↦ H v at ``coef`` for flat v, in closed form: [T X + l2·V_W, Σ T] with T = D(V_W Xᵀ + v_b),
+        D the second derivative of the data term in the scores: hᵢ for two classes; for more, each
+        sample's softmax Hessian (sᵢ/Σs)·(diag pᵢ − pᵢpᵢᵀ)."""
+        shape = self.shape
+        if self.binary:
+            h = self._row_curvature(coef)
+        else:
+            P = self._curvature(coef)
+
+        def product(v):
+            V = v.reshape(shape)
+            V_W, v_b = self.split(V)
+            U = self._scores(V_W, v_b)
+            if self.binary:
+                T = h * U
+            else:
+                PU = P * U
+                T = (PU - P * PU.sum(axis=0)) * self.fractions
+            return self._assemble(T, V_W).reshape(-1)
+
+        return product
+
+    def hessian(self, coef):
+        """The dense Hessian at ``coef`` (entries in coef's C order), built from weighted Gram matrices
+        Xₐᵀ D Xₐ (Xₐ = [X, 1]), all in one product where X is small and dense. For k classes the
+        directions that add one number to every class (each feature's, the intercepts') carry no
+        curvature of the data; they get an identity term of the Hessian's scale: the Newton step is
+        unchanged (the gradient at a centred coef has no part along them) and H becomes positive
+        definite."""
+        if self.binary:
+            H = self._weighted_gram(self._row_curvature(coef))
+        else:
+            P = self._curvature(coef)
+            k, size = self.shape
+            # the weight of block (a, c): sᵢ/Σs · pₐᵢ(δₐc − p꜀ᵢ), the softmax Hessian's entry
+            weights = self.fractions[:, None, None] * P.T[:, :, None] * (np.eye(k) - P.T[:, None, :])
+            outer = self._outer_products()
+            if outer is not None:  # all k² blocks Xₐᵀ diag(w) Xₐ in one product
+                blocks = (weights.reshape(self.n, k * k).T @ outer).reshape(k, k, size, size)
+            else:  # one Gram matrix per pair a < c (blocks are symmetric, and each row of blocks sums
+                # to zero as the softmax Hessian's rows do: the diagonal blocks are minus the others' sum)
+                blocks = np.empty((k, k, size, size))
+                for a in range(k):
+                    for c in range(a + 1, k):
+                        blocks[a, c] = blocks[c, a] = self._weighted_gram(weights[:, a, c])
+                for a in range(k):
+                    blocks[a, a] = -(blocks[a, :a].sum(axis=0) + blocks[a, a + 1:].sum(axis=0))
+            # + c·(11ᵀ/k ⊗ I), c·the projection on those directions: c/k on the diagonal of every block
+            diagonal = np.arange(size)
+            scale = max(float(np.abs(blocks[np.arange(k), np.arange(k)][:, diagonal, diagonal]).max()), self.l2)
+            blocks[:, :, diagonal, diagonal] += scale / k
+            H = blocks.transpose(0, 2, 1, 3).reshape(k * size, k * size)
+        if self.l2:
+            penalised = np.zeros(self.shape)
+            penalised[..., :self.d] = self.l2
+            H[np.diag_indices_from(H)] += penalised.reshape(-1)
+        if not math.isfinite(float(H.sum())):
+            self.not_finite("its Hessian is not finite")
+        return H
+
+    def _outer_products(self):
+        """Each row's x̃x̃ᵀ (x̃ = [x, 1], or x without an intercept), flattened: (n, (d + 1)²), made
+        once per fit when X is dense and it has at most ``OUTER_PRODUCTS_AT_MOST`` entries (all k²
+        blocks of a multinomial Hessian in one product then; a larger one would not stay in cache, and
+        a Gram matrix per pair is quicker); else None."""
+        if self._outer is False:
+            size = self.shape[-1]
+            self._outer = None
+            if not self.sparse and self.n * size * size <= OUTER_PRODUCTS_AT_MOST:
+                Xa = np.hstack([self.X, np.ones((self.n, 1))]) if self.fit_intercept else self.X
+                self._outer = (Xa[:, :, None] * Xa[:, None, :]).reshape(self.n, size * size)
+        return self._outer
+
+    def _weighted_gram(self, weight):
+        """Xₐᵀ diag(weight) Xₐ for one weight vector, dense or sparse X (X is never densified)."""
+        X = self.X
+        if self.sparse:
+            gram = X.T @ X.multiply(weight[:, None]).tocsr()
+            gram = gram.toarray() if _is_sparse(gram) else np.asarray(gram)
+        else:
+            gram = X.T @ (X * weight[:, None])
+        if not self.fit_intercept:
+            return gram
+        column = np.asarray(X.T @ weight).reshape(-1)
+        return np.block([[gram, column[:, None]], [column[None, :], np.array([[weight.sum()]])]])
+
+    # -- the same objective on Tensors (sgd, adam, the tests)
+
+    def graph(self, coef, rows=None):
+        """f at the Tensor ``coef`` as tinygrad_mat's losses (the engine differentiates it). On a
+        minibatch of ``rows``: the unbiased estimate of f, the data term of the rows scaled by
+        n/|rows| (rows drawn uniformly), the penalty whole."""
+        X, labels, fractions = self.X, self.labels, self.fractions
+        if rows is not None:
+            X, labels, fractions = X[rows], labels[rows], fractions[rows] * (self.n / len(rows))
+        W, b = self.split(coef)
+        scores = X @ W if self.binary else X @ W.mT
+        if self.fit_intercept:
+            scores = scores + b
+        if self.binary:
+            data = losses.binary_cross_entropy_with_logits(scores, labels.astype(float), reduction="sum",
                                                            sample_weight=fractions)
         else:
-            data = losses.cross_entropy(scores, targets, reduction=reduction, sample_weight=fractions)
+            data = losses.cross_entropy(scores, labels, reduction="sum", sample_weight=fractions)
         return data + (0.5 * self.l2) * (W * W).sum() if self.l2 else data
 
-    def checked(self, value):
-        """``value`` (the objective, a Tensor) if finite; otherwise an error (never a silent fit)."""
-        if not np.isfinite(value.item()):
-            self.not_finite(f"the objective became {value.item()}")
-        return value
+    # -- checks
 
     def not_finite(self, what):
         raise FloatingPointError(
@@ -232,36 +437,29 @@ class _Objective:
             f"{abs(self.X).max():.3g}, or the steps diverged): standardise X (e.g. StandardScaler) or, for sgd "
             "and adam, lower learning_rate")
 
-    def largest_gradient(self, params):
-        """max |∂f| from the parameters' gradients (an error if not finite)."""
-        largest = max(float(np.max(np.abs(p.grad.numpy()), initial=0.0)) for p in params)
-        if not np.isfinite(largest):
-            self.not_finite(f"a gradient became {largest}")
-        return largest
-
-    def gradient_max(self, W, b, params):
-        """max |∂f| on all the data at (W, b): the stopping rule of every solver."""
-        for p in params:
-            p.grad = None
-        with modes.enable_grad():
-            self.checked(self(W, b)).backward()
-        largest = self.largest_gradient(params)
-        for p in params:
-            p.grad = None
-        return largest
+    def largest_gradient(self, coef):
+        """max |∂f| on all the data at ``coef`` (an array): the stopping rule of every solver."""
+        return float(np.max(np.abs(self.loss_and_gradient(coef)[1]), initial=0.0))
 
 
-def _centre_over_classes(params):
-    """Multinomial scores are unchanged by adding one vector to every class's row of W (one number to
-    every intercept), so keep the representative whose rows sum to zero: the scaled objective does not
-    increase (the penalty can only drop), and decision_function is unique (scikit-learn's too)."""
-    for p in params:
-        p.data = p.numpy() - p.numpy().mean(axis=0)
+def _cholesky_solve(H, b):
+    """H⁻¹b for a symmetric positive definite H by Cholesky; where rounding leaves H not positive
+    definite (a separable problem without a penalty), with the smallest damping λI that is
+    (from 1e-10 of H's scale, doubling)."""
+    from scipy.linalg import LinAlgError, cho_factor, cho_solve  # scipy comes with scikit-learn
+    scale = max(1.0, float(np.abs(np.diag(H)).max(initial=0.0)))
+    damping = 0.0
+    for _ in range(60):
+        try:
+            return cho_solve(cho_factor(H + damping * np.eye(len(H)) if damping else H), b)
+        except LinAlgError:
+            damping = max(2.0 * damping, 1e-10 * scale)
+    return b / scale  # not reached for a finite H: a scaled gradient step
 
 
 class LogisticRegression(ClassifierMixin, BaseEstimator):
     """Logistic regression (binary, or multinomial for more classes) with scikit-learn's parameters and
-    objective, minimised by tinygrad_mat's autodiff and optimizers:
+    objective, minimised by tinygrad_mat's optimizers:
 
         C·Σᵢ sᵢ·log-lossᵢ + ½‖W‖²,   sᵢ = sample_weight[i] × class_weight[yᵢ]
 
@@ -269,13 +467,22 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
     1.9 with the same ``sample_weight`` and ``class_weight`` (a dict {label: weight} or 'balanced':
     Σs / (n_classes · Σs of the class), sample weights included). Every solver minimises it, scaled
     by 1/(C·Σs) as scikit-learn does internally, and stops when the largest entry of that scaled
-    objective's gradient on all the data is ≤ ``tol`` (scikit-learn's lbfgs rule), or, for lbfgs and
+    objective's gradient on all the data is ≤ ``tol`` (scikit-learn's rule), or, for lbfgs and
     Newton, when the objective stops decreasing (by 1e-15 or more, at its scale of one) with that
-    gradient ≤ √ε ≈ 1.5e-8: a tol below √ε may end there, as scikit-learn's lbfgs ends on its ftol:
+    gradient ≤ √ε ≈ 1.5e-8: a tol below √ε may end there, as scikit-learn's lbfgs ends on its ftol.
+    lbfgs and Newton evaluate the objective and its gradient in closed form, from one sigmoid
+    (softmax) per evaluation, and Newton's Hessian too; sgd and adam differentiate the objective
+    written in ``tm.nn.functional``'s losses (the tests check the closed forms against that):
 
-    - 'lbfgs': L-BFGS with a strong-Wolfe line search; ``max_iter`` iterations at most.
-    - 'newton-cholesky' (or 'newton'): Newton's method with the exact Hessian; 'newton-cg': with
-      conjugate gradients on Hessian-vector products. ``max_iter`` Newton steps at most.
+    - 'lbfgs': L-BFGS (``tm.optim.LBFGS``, PyTorch's) with a strong-Wolfe line search and 10 pairs
+      of history (as scikit-learn's L-BFGS-B); ``max_iter`` iterations at most.
+    - 'newton-cg' (or 'newton'): scikit-learn's Newton-CG: conjugate gradients on Hessian-vector
+      products (closed form; the Hessian is never formed) truncated by its rule, then a strong-Wolfe
+      line search from the full step. The same iterations and objective as scikit-learn's newton-cg.
+    - 'newton-cholesky': Newton's method with the dense Hessian (one weighted Gram matrix XᵀDX per
+      pair of classes) and Cholesky, scikit-learn's backtracking and its second stopping test (the
+      Newton decrement ½dᵀHd ≤ ``tol``): the same iterations and objective as its newton-cholesky.
+      For few features: the Hessian has (k·(d + 1))² entries. ``max_iter`` Newton steps at most.
     - 'sgd', 'adam': minibatches of ``batch_size`` rows drawn without replacement, each giving an
       unbiased estimate of the gradient (the batch's data term scaled by n/batch, the penalty whole);
       the step decays from ``learning_rate`` η (default 1.0 for sgd, 0.3 for adam; meant for
@@ -301,8 +508,8 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
     as there; not ``dual``, ``intercept_scaling``, ``warm_start``, ``verbose``, ``n_jobs``, nor the
     L1 and elastic-net penalties. Unlike scikit-learn, negative sample weights are refused (they make
     the objective unbounded below). ``X`` may be a scipy.sparse matrix (CSR; CSC and the other
-    formats are converted to one CSR copy) in fit and in the predictions: the scores X @ Wᵀ are
-    tinygrad_mat's differentiable sparse product, so X is never densified.
+    formats are converted to one CSR copy) in fit and in the predictions; X is never densified.
+    Fit times against scikit-learn's: ``python bench/bench_fits.py``.
 
     >>> import numpy as np
     >>> from tinygrad_mat.sklearn import LogisticRegression
@@ -383,8 +590,7 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
         weights = self._weights(X, y, classes, y_index, sample_weight)
         total = X.shape[0] if weights is None else float(weights.sum())
         l2 = 1.0 / (self.C * total) if self._penalised() else 0.0
-        targets = y_index.astype(float) if len(classes) == 2 else y_index
-        return classes, _Objective(X, targets, weights, len(classes), l2, self.solver)
+        return classes, _Objective(X, y_index, len(classes), weights, l2, bool(self.fit_intercept), self.solver)
 
     # -- fitting
 
@@ -401,33 +607,31 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
         y = column_or_1d(y, warn=True)
         check_classification_targets(y)
         classes, objective = self._problem(X, y, sample_weight)
-        rows = 1 if len(classes) == 2 else len(classes)
-        W = creation.zeros((rows, X.shape[1]), requires_grad=True)
-        b = creation.zeros(rows, requires_grad=True) if self.fit_intercept else None
-        params = [W] + ([b] if b is not None else [])
-        n_iter, trouble = self._minimise(objective, W, b, params)
-        if rows > 1:
-            _centre_over_classes(params)
+        coef, n_iter, trouble = self._minimise(objective, np.zeros(objective.shape))
+        coef = objective.centred(coef)
         if trouble is not None:
             warnings.warn(f"LogisticRegression(solver={self.solver!r}): {trouble}", ConvergenceWarning)
+        W, b = objective.split(coef)
+        rows = 1 if objective.binary else len(classes)
         self.classes_ = classes
         self.n_iter_ = np.array([n_iter], dtype=np.int32)
-        self.coef_ = np.array(W.numpy())
-        self.intercept_ = np.array(b.numpy()) if b is not None else np.zeros(rows)
+        self.coef_ = np.array(W).reshape(rows, X.shape[1])
+        self.intercept_ = np.array(b, dtype=np.float64).reshape(-1) if self.fit_intercept else np.zeros(rows)
         return self
 
-    def _minimise(self, objective, W, b, params):
-        """Run the solver; returns (iterations, None) once converged, else (iterations, why not)."""
+    def _minimise(self, objective, coef):
+        """Run the solver from ``coef``; returns (coef, iterations, None) once converged, else
+        (coef, iterations, why not)."""
         method = SOLVERS[self.solver]
         if method == "lbfgs":
-            return self._lbfgs(objective, W, b, params)
+            return self._lbfgs(objective, coef)
         if method in ("exact", "cg"):
-            return self._newton(objective, W, b, params, method)
-        return self._stochastic(objective, W, b, params, method)
+            return self._newton(objective, coef, method)
+        return self._stochastic(objective, coef, method)
 
     def _out_of_budget(self, unit):
-        return (f"max_iter={self.max_iter} {unit} ended the fit before the gradient reached tol={self.tol}; "
-                "increase max_iter")
+        what = "the gradient and the Newton decrement" if SOLVERS[self.solver] == "exact" else "the gradient"
+        return f"max_iter={self.max_iter} {unit} ended the fit before {what} reached tol={self.tol}; increase max_iter"
 
     def _stalled(self, iterations, largest):
         """None (converged) if a solver that found no further decrease stopped with the gradient at
@@ -438,49 +642,67 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
         return (f"no decrease of the objective was found after {iterations} iterations while its gradient is "
                 f"still {largest:.3g} > tol={self.tol}: {advice}")
 
-    def _lbfgs(self, objective, W, b, params):
-        # max_eval leaves max_iter as the only budget (a strong-Wolfe search takes ≤ 25 evaluations)
-        opt = optim.LBFGS(params, max_iter=self.max_iter, max_eval=25 * self.max_iter + 1,
+    def _lbfgs(self, objective, coef):
+        param = Tensor(coef, requires_grad=True)
+        # max_eval leaves max_iter as the only budget (a strong-Wolfe search takes ≤ 25 evaluations);
+        # 10 pairs of history, as scikit-learn's L-BFGS-B
+        opt = optim.LBFGS([param], max_iter=self.max_iter, max_eval=25 * self.max_iter + 1,
                           line_search_fn="strong_wolfe", tolerance_grad=self.tol, tolerance_change=1e-15,
-                          history_size=20)
+                          history_size=LBFGS_HISTORY)
         last = {}
 
         def closure():
-            loss = objective.checked(objective(W, b))
-            loss.backward()
-            last.update(at=[p.numpy() for p in params], largest=objective.largest_gradient(params))
+            loss = objective.evaluate(param)
+            last.update(at=param.numpy(), gradient=param.grad.numpy())
             return loss
 
         opt.step(closure)
         iterations = opt.state["lbfgs"]["iterations"]
-        # the gradient at the result: L-BFGS's last evaluation is usually there (an update rebinds the
-        # parameters' arrays, so the references kept are the values evaluated)
-        at_last = all(np.array_equal(p.numpy(), q) for p, q in zip(params, last["at"]))
-        largest = last["largest"] if at_last else objective.gradient_max(W, b, params)
+        coef = param.numpy()
+        # the gradient at the result: L-BFGS's last evaluation is usually there
+        if np.array_equal(coef, last["at"]):
+            largest = float(np.max(np.abs(last["gradient"]), initial=0.0))
+        else:
+            largest = objective.largest_gradient(coef)
         if largest <= self.tol:
-            return iterations, None
+            return coef, iterations, None
         if iterations >= self.max_iter:
-            return iterations, self._out_of_budget("iterations")
-        return iterations, self._stalled(iterations, largest)  # stopped on a change below 1e-15
+            return coef, iterations, self._out_of_budget("iterations")
+        return coef, iterations, self._stalled(iterations, largest)  # stopped on a change below 1e-15
 
-    def _newton(self, objective, W, b, params, method):
-        opt = optim.Newton(params, method=method)
-        for iteration in range(self.max_iter + 1):
-            largest = objective.gradient_max(W, b, params)
-            if largest <= self.tol:
-                return iteration, None
-            if iteration == self.max_iter:
-                return iteration, self._out_of_budget("iterations")
-            before = [p.numpy() for p in params]  # an update rebinds, never writes: no copy needed
-            opt.step(lambda: objective.checked(objective(W, b)))
-            if all(np.array_equal(p.numpy(), q) for p, q in zip(params, before)):
-                return iteration + 1, self._stalled(iteration + 1, largest)  # the line search found no decrease
-            if W.shape[0] > 1:  # rounding moves a Newton step along the Hessian's null directions
-                _centre_over_classes(params)
+    def _newton(self, objective, coef, method):
+        """Newton's method: 'cg' with scikit-learn's truncated conjugate gradients on closed-form
+        Hessian-vector products, 'exact' with the dense Hessian and Cholesky; both centred over the
+        classes (rounding would move a step along the directions without curvature)."""
+        shape = coef.shape
 
-    def _stochastic(self, objective, W, b, params, method):
+        def direction(x, gradient):
+            coef = x.reshape(shape)
+            if method == "cg":
+                step = second_order.truncated_cg(objective.hessian_product(coef), gradient, NEWTON_CG_MAX_INNER)
+            else:
+                step = _cholesky_solve(objective.hessian(coef), -gradient)
+            return objective.centred(step.reshape(shape)).reshape(-1)
+
+        def loss_and_gradient(x):
+            loss, gradient = objective.loss_and_gradient(x.reshape(shape))
+            return loss, gradient.reshape(-1)
+
+        exact = method == "exact"  # scikit-learn's newton-cholesky: backtracking, and the Newton decrement
+        x, _, gradient, iterations, status = second_order.minimize_newton(
+            loss_and_gradient, coef.reshape(-1), direction, self.tol, self.max_iter,
+            line_search="backtracking" if exact else "strong_wolfe", decrement=exact)
+        coef = x.reshape(shape)
+        if status == "converged":
+            return coef, iterations, None
+        if status == "max_iter":
+            return coef, iterations, self._out_of_budget("iterations")
+        return coef, iterations, self._stalled(iterations, float(np.max(np.abs(gradient), initial=0.0)))
+
+    def _stochastic(self, objective, coef, method):
+        param = Tensor(coef, requires_grad=True)
         rate = self.learning_rate if self.learning_rate is not None else DEFAULT_LEARNING_RATE[method]
-        opt = optim.Adam(params, lr=rate) if method == "adam" else optim.SGD(params, lr=rate)
+        opt = optim.Adam([param], lr=rate) if method == "adam" else optim.SGD([param], lr=rate)
         n = objective.n
         batch = min(int(self.batch_size), n)
         steps_per_epoch = math.ceil(n / batch)
@@ -493,11 +715,11 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
                 opt.param_groups[0]["lr"] = schedule(step)
                 step += 1
                 opt.zero_grad()
-                objective(W, b, order[start:start + batch]).backward()
+                objective.graph(param, order[start:start + batch]).backward()
                 opt.step()
-            if objective.gradient_max(W, b, params) <= self.tol:
-                return epoch, None
-        return self.max_iter, self._out_of_budget("epochs")
+            if objective.largest_gradient(param.numpy()) <= self.tol:
+                return param.numpy(), epoch, None
+        return param.numpy(), self.max_iter, self._out_of_budget("epochs")
 
     @staticmethod
     def _schedule(method, rate, l2, steps_per_epoch):

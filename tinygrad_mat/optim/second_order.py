@@ -27,17 +27,28 @@ class _Flat:
         self.sizes = [p.size for p in params]
         self.size = sum(self.sizes)
         self.dtype = np.result_type(*[p.dtype for p in params])
+        self.single = len(params) == 1
 
     def get(self):
+        """The values (read-only: a view of a lone parameter's array)."""
+        if self.single:
+            return self.params[0]._data.reshape(-1).astype(self.dtype, copy=False)
         return np.concatenate([p._data.reshape(-1) for p in self.params]).astype(self.dtype, copy=False)
 
     def set(self, x):
+        """Rebind the parameters to the pieces of ``x``, a new vector the caller gives away (never
+        written again: the parameters keep views of it)."""
         start = 0
         for p, n in zip(self.params, self.sizes):
-            rebind(p, np.array(x[start:start + n]).reshape(p.shape))
+            rebind(p, x[start:start + n].reshape(p.shape))
             start += n
 
     def grad(self):
+        """The gradients as one vector (read-only: a view of a lone parameter's gradient)."""
+        if self.single:
+            g = self.params[0].grad
+            if g is not None:
+                return g._data.reshape(-1).astype(self.dtype, copy=False)
         return np.concatenate([np.zeros(p.size, dtype=self.dtype) if p.grad is None else p.grad._data.reshape(-1)
                                for p in self.params]).astype(self.dtype, copy=False)
 
@@ -47,6 +58,11 @@ class _Flat:
             pieces.append(v[start:start + n].reshape(p.shape))
             start += n
         return pieces
+
+
+def _largest(v):
+    """max |vᵢ| (0 for an empty v), as a Python float; ndarray.max is quicker than np.max."""
+    return float(np.abs(v).max()) if v.size else 0.0
 
 
 def _number(loss):
@@ -96,7 +112,7 @@ def _strong_wolfe(obj_func, x, t, d, f, g, gtd, c1=1e-4, c2=0.9, tolerance_chang
     Wolfe conditions (f(t) ≤ f + c1·t·gtd and |f′(t)| ≤ c2·|gtd|), then zoom in by cubic
     interpolation. ``obj_func(x, t, d)`` gives (loss, flat gradient) at x + t·d. Returns
     (loss, gradient, t, evaluations)."""
-    d_norm = np.max(np.abs(d), initial=0.0)
+    d_norm = np.abs(d).max() if d.size else 0.0  # in d's dtype, as PyTorch's d.abs().max()
     f_new, g_new = obj_func(x, t, d)
     ls_func_evals = 1
     gtd_new = g_new @ d
@@ -383,7 +399,7 @@ class LBFGS(Optimizer):
             raise FloatingPointError(f"LBFGS.step: the closure's loss at the starting point is {loss} "
                                      f"(gradient {'finite' if np.isfinite(flat_grad).all() else 'not finite'}); "
                                      "the parameters and the optimizer's state are left as they were")
-        opt_cond = np.max(np.abs(flat_grad), initial=0.0) <= tolerance_grad
+        opt_cond = _largest(flat_grad) <= tolerance_grad
         if opt_cond:
             return orig_loss
         d, t, old_dirs, old_stps, ro, H_diag, prev_flat_grad, prev_loss = (state.get(k) for k in _HISTORY)
@@ -427,13 +443,13 @@ class LBFGS(Optimizer):
                 loss, flat_grad, t, ls_func_evals = _strong_wolfe(obj_func, x_init, t, d, loss, flat_grad, gtd,
                                                                   max_ls=max_eval - current_evals)
                 flat.set(x_init + t * d)
-                opt_cond = np.max(np.abs(flat_grad), initial=0.0) <= tolerance_grad
+                opt_cond = _largest(flat_grad) <= tolerance_grad
             else:
                 flat.set(flat.get() + t * d)
                 if n_iter != max_iter:  # PyTorch evaluates no loss after the last iteration
                     loss, flat_grad = evaluate()
                     loss = _number(loss)
-                    opt_cond = np.max(np.abs(flat_grad), initial=0.0) <= tolerance_grad
+                    opt_cond = _largest(flat_grad) <= tolerance_grad
                     ls_func_evals = 1
             current_evals += ls_func_evals
             state["func_evals"] += ls_func_evals
@@ -441,7 +457,7 @@ class LBFGS(Optimizer):
             # the stopping tests
             if n_iter == max_iter or current_evals >= max_eval or opt_cond:
                 break
-            if np.max(np.abs(d * t), initial=0.0) <= tolerance_change:  # no progress in x
+            if _largest(d * t) <= tolerance_change:  # no progress in x
                 break
             if abs(loss - prev_loss) < tolerance_change:  # nor in the loss
                 break
@@ -459,14 +475,16 @@ class LBFGS(Optimizer):
         al = state["al"]  # a copy of the saved list (step works on copies), so it may be written
         if len(al) < num_old:  # history_size raised between steps (PyTorch would raise IndexError)
             al.extend([None] * (num_old - len(al)))
+        # q and r are new arrays: updated in place (the same roundings, fewer allocations); ndarray.dot
+        # is PyTorch's dot for vectors, quicker than @ for short ones
         q = -flat_grad
         for i in range(num_old - 1, -1, -1):
-            al[i] = (old_stps[i] @ q) * ro[i]
-            q = q - al[i] * old_dirs[i]
+            al[i] = old_stps[i].dot(q) * ro[i]
+            q -= al[i] * old_dirs[i]
         r = q * H_diag
         for i in range(num_old):
-            be_i = (old_dirs[i] @ r) * ro[i]
-            r = r + (al[i] - be_i) * old_stps[i]
+            be_i = old_dirs[i].dot(r) * ro[i]
+            r += (al[i] - be_i) * old_stps[i]
         return r
 
 
@@ -594,3 +612,145 @@ class Newton(Optimizer):
             p = r + (rr_new / rr) * p
             rr = rr_new
         return d
+
+
+# ------------------------------------------------------------------ Newton's method on a flat vector
+
+_CG_CURVATURE_EPS = 16 * np.finfo(np.float64).eps
+
+
+def truncated_cg(hessian_product, gradient, max_iter=200):
+    """An approximate Newton direction d (H d ≈ −g) by conjugate gradients, scikit-learn's inner
+    solver of 'newton-cg' (``sklearn.utils.optimize._cg``, 1.9) statement for statement: it stops
+    when Σ|residual| ≤ η·Σ|g| with η = min(0.5, √Σ|g|) (the forcing sequence that makes the outer
+    iteration superlinear), at a curvature pᵀHp ≤ 16ε‖p‖² (capped CG) or a negative one (then the
+    direction so far; at the first iteration the steepest-descent step ‖g‖²/(pᵀHp)·p, as there),
+    or after ``max_iter`` + 1 products. ``hessian_product(v)`` gives H v for a flat vector v.
+
+    >>> import numpy as np
+    >>> H = np.array([[4.0, 1.0], [1.0, 3.0]])
+    >>> d = truncated_cg(lambda v: H @ v, np.array([1.0, 2.0]))     # Σ|g| = 3: one step, Σ|r| ≤ 1.5
+    >>> d, np.abs(H @ d + [1.0, 2.0]).sum() <= 1.5
+    (array([-0.25, -0.5 ]), np.True_)
+    >>> g = np.array([1e-3, 2e-3])                                  # near the minimum: exact (two steps)
+    >>> bool(np.allclose(truncated_cg(lambda v: H @ v, g), -np.linalg.solve(H, g), rtol=1e-12))
+    True
+    """
+    size = float(np.sum(np.abs(gradient)))
+    tolerance = min(0.5, math.sqrt(size)) * size
+    step = np.zeros_like(gradient)
+    residual = np.array(gradient)  # residual = g + H·step
+    direction = -residual
+    rr = float(residual @ residual)
+    direction_norm2 = rr
+    for i in range(max_iter + 1):
+        if float(np.sum(np.abs(residual))) <= tolerance:
+            break
+        product = hessian_product(direction)
+        curvature = float(direction @ product)
+        if 0 <= curvature <= _CG_CURVATURE_EPS * direction_norm2:
+            break
+        if curvature < 0:
+            if i == 0:  # steepest descent, scaled by the (negative) curvature, as scikit-learn does
+                step = step + (rr / curvature) * direction
+            break
+        alpha = rr / curvature
+        step = step + alpha * direction
+        residual = residual + alpha * product
+        rr_next = float(residual @ residual)
+        beta = rr_next / rr
+        direction = beta * direction - residual
+        direction_norm2 = rr_next + beta * beta * direction_norm2
+        rr = rr_next
+    return step
+
+
+def _wolfe_step(value_and_gradient, x, d, loss, gradient, slope):
+    """scikit-learn newton-cg's line search: strong Wolfe from the full step (PyTorch's
+    ``_strong_wolfe``, c₁ = 1e-4, c₂ = 0.9); where it finds no sufficient decrease, the full step if
+    the loss no longer changes (|Δf| ≤ 16ε|f|) and it lowers Σ|g|. (t, loss, gradient); t = 0: none."""
+    new_loss, new_gradient, t, _ = _strong_wolfe(lambda x, t, d: value_and_gradient(x + t * d), x, 1.0, d, loss,
+                                                 gradient, slope)
+    if t > 0 and new_loss <= loss + 1e-4 * t * slope:
+        return t, new_loss, new_gradient
+    full_loss, full_gradient = value_and_gradient(x + d)
+    if _flat_but_better(loss, gradient, full_loss, full_gradient):
+        return 1.0, full_loss, full_gradient
+    return 0.0, loss, gradient
+
+
+def _backtracking_step(value_and_gradient, x, d, loss, gradient, slope):
+    """scikit-learn newton-cholesky's line search: t = 1, ½, ¼, ... (21 tries) until the Armijo
+    condition f(x + t d) − f(x) ≤ 2⁻¹¹·t·gᵀd holds, or the loss no longer changes and Σ|g| drops."""
+    t = 1.0
+    for _ in range(21):
+        new_loss, new_gradient = value_and_gradient(x + t * d)
+        if new_loss - loss <= t * (0.00048828125 * slope) or _flat_but_better(loss, gradient, new_loss, new_gradient):
+            return t, new_loss, new_gradient
+        t *= 0.5
+    return 0.0, loss, gradient
+
+
+def _flat_but_better(loss, gradient, new_loss, new_gradient):
+    """scikit-learn's rule where the loss changes by rounding only: accept if Σ|g| drops."""
+    return (abs(new_loss - loss) <= _CG_CURVATURE_EPS * abs(loss)
+            and float(np.sum(np.abs(new_gradient))) < float(np.sum(np.abs(gradient))))
+
+
+LINE_SEARCHES = {"strong_wolfe": _wolfe_step, "backtracking": _backtracking_step}
+
+
+def minimize_newton(value_and_gradient, x0, direction, tol, max_iter, line_search="strong_wolfe", decrement=False):
+    """Newton's method on a flat float64 vector, as scikit-learn's two Newton solvers: at each iterate
+    x with gradient g, the step d = ``direction(x, g)`` (e.g. −H⁻¹g, or ``truncated_cg``'s), then
+    ``line_search``:
+
+    * 'strong_wolfe' (scikit-learn's newton-cg): strong Wolfe from the full step (PyTorch's
+      ``_strong_wolfe``, c₁ = 1e-4, c₂ = 0.9);
+    * 'backtracking' (scikit-learn's newton-cholesky): t = 1, ½, ¼, ... (21 tries) until
+      f(x + t d) − f(x) ≤ 2⁻¹¹·t·gᵀd;
+
+    either way, where the loss no longer changes (|Δf| ≤ 16ε|f|) a step that lowers Σ|g| is taken.
+    It stops when max|g| ≤ ``tol`` (scikit-learn's rule; with ``decrement``, newton-cholesky's second
+    test too: the last step's ½·dᵀHd = −½·gᵀd ≤ ``tol``, so at least one step is taken), after
+    ``max_iter`` steps, or when the line search finds no decrease. ``value_and_gradient(x)`` returns
+    (loss, gradient).
+
+    Returns (x, loss, gradient, iterations, status), status one of 'converged', 'max_iter',
+    'stalled' (no decrease found).
+
+    >>> import numpy as np
+    >>> A = np.array([[3.0, 1.0], [1.0, 2.0]]); b = np.array([1.0, -1.0])
+    >>> f = lambda x: (0.5 * x @ A @ x - b @ x, A @ x - b)
+    >>> x, loss, g, iterations, status = minimize_newton(f, np.zeros(2), lambda x, g: -np.linalg.solve(A, g),
+    ...                                                  tol=1e-10, max_iter=10)
+    >>> bool(np.allclose(x, np.linalg.solve(A, b))), iterations, status
+    (True, 1, 'converged')
+    """
+    if line_search not in LINE_SEARCHES:
+        raise ValueError(f"minimize_newton: line_search must be one of {', '.join(map(repr, LINE_SEARCHES))}, "
+                         f"not {line_search!r}")
+    search = LINE_SEARCHES[line_search]
+    x = np.array(x0, dtype=np.float64)
+    loss, gradient = value_and_gradient(x)
+    if not (math.isfinite(loss) and np.isfinite(gradient).all()):
+        raise FloatingPointError(f"minimize_newton: the loss at the starting point is {loss} (gradient "
+                                 f"{'finite' if np.isfinite(gradient).all() else 'not finite'})")
+    half_decrement = math.inf if decrement else 0.0
+    iteration = 0
+    while True:
+        if _largest(gradient) <= tol and half_decrement <= tol:
+            return x, loss, gradient, iteration, "converged"
+        if iteration == max_iter:
+            return x, loss, gradient, iteration, "max_iter"
+        d = direction(x, gradient)
+        slope = float(gradient @ d)
+        if not slope < 0:  # not a descent direction: the steepest one
+            d = -gradient
+            slope = -float(gradient @ gradient)
+        t, loss, gradient = search(value_and_gradient, x, d, loss, gradient, slope)
+        if t == 0:
+            return x, loss, gradient, iteration, "stalled"
+        x = x + t * d
+        half_decrement = -0.5 * slope if decrement else 0.0
+        iteration += 1
