@@ -1,6 +1,6 @@
 """Small kernels that the numba backend of ``tm.compile`` calls from the step it generates.
 
-The generated function (tinygrad_mat/compile_numba.py) is numba source written from a step's tape; it
+The generated function (tinygrad_mat/jit/numba_backend.py) is numba source written from a step's tape; it
 uses numpy's functions where numba compiles them well and these where it does not: a matrix product
 that stays in registers for tiny operands (numba's ``@`` calls BLAS, which costs microseconds per call
 on 4 × 4 matrices), and the overflow-free sigmoid of any shape.
@@ -17,11 +17,11 @@ _BLAS_ABOVE = 32_768  # m·k·n above which BLAS's gemm beats the plain loops (m
 
 @njit(cache=True)
 def matmul(a, b):
-    """a @ b for a (m, k) and b (k, n), any memory layout."""
+    """a @ b for a (m, k) and b (k, n), any memory layout (a transpose goes to BLAS uncopied)."""
     m, k = a.shape
     n = b.shape[1]
     if m * k * n > _BLAS_ABOVE:
-        return np.dot(np.ascontiguousarray(a), np.ascontiguousarray(b))
+        return np.dot(a, b)
     out = np.zeros((m, n))
     for i in range(m):
         for p in range(k):
@@ -35,6 +35,8 @@ def matmul(a, b):
 def matvec(a, x):
     """a @ x for a (m, k) and x (k,)."""
     m, k = a.shape
+    if m * k > _BLAS_ABOVE:
+        return np.dot(a, x)
     out = np.zeros(m)
     for i in range(m):
         total = 0.0
@@ -48,6 +50,8 @@ def matvec(a, x):
 def vecmat(x, b):
     """x @ b for x (k,) and b (k, n)."""
     k, n = b.shape
+    if k * n > _BLAS_ABOVE:
+        return np.dot(x, b)
     out = np.zeros(n)
     for p in range(k):
         x_p = x[p]

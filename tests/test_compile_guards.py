@@ -268,3 +268,63 @@ def test_a_refused_step_leaves_everything_as_before():
     for key, value in state_before.items():
         same(opt.state[w][key], value, key)
     assert opt.state[w]["step"] == 3
+
+
+@pytest.mark.parametrize("backend", ["numpy", "numba"])
+def test_what_the_user_holds_is_never_written_behind_their_back(backend):
+    """A replay updates parameters and gradients in buffers it owns (numba) or rebinds them (numpy);
+    either way, values a user or a live graph holds keep their values."""
+    w = tm.tensor([1.0, -2.0, 0.5], requires_grad=True)
+    opt = tm.optim.SGD([w], lr=0.1, momentum=0.9)
+
+    @tm.compile(backend=backend)
+    def step(x):
+        opt.zero_grad()
+        loss = ((w * x) ** 2).sum()
+        loss.backward()
+        opt.step()
+        return loss
+
+    x = np.array([1.0, 2.0, 3.0])
+    for _ in range(3):
+        step(x)
+    data, grad, grad_values = w.data, w.grad, w.grad.numpy().copy()
+    data_values = data.copy()
+    graph = (w * w).sum()  # a live graph saves w's values as they are now
+    first = step(x)
+    np.testing.assert_array_equal(data, data_values)  # the array the user kept
+    np.testing.assert_array_equal(grad.numpy(), grad_values)  # the gradient Tensor the user kept
+    assert not np.array_equal(w.numpy(), data_values)  # the parameter moved on
+    step_grad = w.grad.numpy().copy()
+    graph.backward()  # adds d/dw Σw² at the saved values: 2w as it was, not 2 × the updated w
+    np.testing.assert_allclose(w.grad.numpy(), step_grad + 2 * data_values)
+    w.grad = None
+    graph2 = (w * 1.0).sum()
+    kept = first.numpy().copy()
+    step(x)
+    np.testing.assert_array_equal(first.numpy(), kept)  # a returned value is the caller's
+    assert not data.flags.writeable and not w.data.flags.writeable
+    with pytest.raises(ValueError, match="read-only"):
+        w.data[0] = 1.0
+    del graph2
+
+
+@pytest.mark.parametrize("backend", ["numpy", "numba"])
+def test_a_graph_that_saved_a_parameter_before_a_replay_gives_the_old_gradient(backend):
+    w = tm.tensor([1.0, 2.0], requires_grad=True)
+    opt = tm.optim.SGD([w], lr=0.5)
+
+    @tm.compile(backend=backend)
+    def step():
+        opt.zero_grad()
+        (w * w).sum().backward()
+        opt.step()
+
+    step()
+    step()
+    before = w.numpy().copy()
+    held = (w * w * w).sum()  # saves w's current values
+    step()  # moves w
+    w.grad = None
+    held.backward()
+    np.testing.assert_allclose(w.grad.numpy(), 3 * before ** 2)

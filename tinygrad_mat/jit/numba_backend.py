@@ -15,7 +15,9 @@ from .. import dispatch
 from ..errors import CompileError, SingularMatrixError
 from ..ops.lowering import Named
 from . import numpy_backend
+from .bindings import Data, Grad, State
 from .ir import Accumulate, Assign, Call, Clear, Eqn, Read, Var
+from .owned import OwnedData, OwnedGrad
 
 
 def _check(var):
@@ -112,8 +114,31 @@ class _Function:
             raise
 
 
+def _owned(tape):
+    """The bindings a numba replay updates in place, by id: parameters' data and gradients the step
+    writes (not an argument's), and the optimizer's state arrays (the optimizer's own, updated in place
+    as eagerly)."""
+    owned = {}
+    for item in tape.eqns:
+        if isinstance(item, (Assign, Accumulate)) and item.binding.arg_index is None:
+            binding = item.binding
+            if isinstance(binding, Data) and binding.var is not None:
+                owned.setdefault(id(binding), OwnedData(binding.tensor))
+            elif isinstance(binding, Grad):
+                owned.setdefault(id(binding), OwnedGrad(binding.tensor))
+            elif isinstance(binding, State) and binding.is_array and binding.var is not None:
+                owned.setdefault(id(binding), None)  # the state array itself, passed in and written
+    return owned
+
+
+def _write(buffer, var, number):
+    """Numba source writing ``var`` into ``buffer`` (a number into a buffer of one entry)."""
+    return f"{buffer}[0] = {var}" if number else f"{buffer}[...] = {var}"
+
+
 def build(tape, arg_is_tensor):
-    """(the replay function of ``leaves``, its source) for ``tape``, its equations in numba."""
+    """(the replay function of ``leaves``, its source) for ``tape``, its equations in numba; parameters,
+    gradients and state arrays it writes are updated in place (``owned.py``)."""
     import numba  # only here: numba loads when a step is compiled for it
 
     for var in tape.args:
@@ -122,41 +147,69 @@ def build(tape, arg_is_tensor):
     printer = numpy_backend.Printer()
     body = [f"{v.name} = leaves[{i}]{'._data' if is_tensor else ''}" for i, (v, is_tensor) in enumerate(zip(tape.args, arg_is_tensor))]
     body += [f"{var.name} = {printer.name(value, 'C')}" for var, value in tape.consts]
+    owned = _owned(tape)
     returned = _output_vars(tape.output, [])
     segments = _segments(tape.eqns)
     for number, (items, call) in enumerate(segments):
         after = {v.name for s in segments[number + 1:] for item in s[0] for v in _used(item)} | {v.name for v in returned}
-        names, lines, effects, accumulated, needed = {}, [], [], {}, []
+        names, lines, writes, effects, needed, finished = {}, [], [], [], [], []
         for item in items:
+            binding = getattr(item, "binding", None)
             if isinstance(item, Read):
-                if id(item.binding) in accumulated:  # the gradient just summed: that sum
-                    lines.append(f"{item.var.name} = {accumulated[id(item.binding)]}")
+                helper = owned.get(id(binding))
+                if isinstance(binding, Data) and helper is not None:  # the step's buffer of the parameter
+                    buffer = f"b_{item.var.name}"
+                    body.append(f"{buffer} = {printer.name(helper, 'OWN')}.prepare()")
+                    lines.append(f"{item.var.name} = {buffer}[0]" if item.var.shape == () else f"{item.var.name} = {buffer}")
+                    needed.append(buffer)
+                    binding.buffer = buffer
+                elif isinstance(binding, State) and id(binding) in owned and item.var.shape == ():
+                    buffer = f"b_{item.var.name}"  # a number's state array, written through a view of one entry
+                    body.append(f"{buffer} = {numpy_backend.read_source(printer, binding)}.reshape(1)")
+                    lines.append(f"{item.var.name} = {buffer}[0]")
+                    needed.append(buffer)
+                    binding.buffer = buffer
+                elif isinstance(binding, Grad) and id(binding) in owned and hasattr(binding, "summed"):
+                    lines.append(f"{item.var.name} = {binding.summed}")  # the gradient just summed
                 else:
-                    body.append(f"{item.var.name} = {numpy_backend.read_source(printer, item.binding)}")
+                    body.append(f"{item.var.name} = {numpy_backend.read_source(printer, binding)}")
             elif isinstance(item, Eqn):
                 _check(item.out)
                 lines.append(_lower(item, names))
                 needed += [v.name for v in _used(item)]
-            elif isinstance(item, Accumulate):  # the sum with a gradient from before the call, in numba
-                held = f"h_{item.var.name}"
-                body.append(f"{held} = _held({numpy_backend.target(printer, item.binding)})")
-                total = f"total_{item.var.name}"
-                lines.append(f"{total} = {item.var.name} + {held} if {held} is not None else {item.var.name} + 0.0")
-                needed += [item.var.name, held]
-                accumulated[id(item.binding)] = total
-                effects.append(f"_set_grad({numpy_backend.target(printer, item.binding)}, {total})")
-                after.add(total)
+            elif isinstance(item, (Assign, Accumulate)) and id(binding) in owned:
+                value, helper = numpy_backend.Printer.value(printer, item.var), owned[id(binding)]
+                scalar = isinstance(item.var, Var) and item.var.shape == () or not isinstance(item.var, Var)
+                if isinstance(binding, Grad):
+                    index = list(owned).index(id(binding))
+                    buffer, held = f"g{index}", f"h{index}"
+                    if buffer not in needed:
+                        body.append(f"{buffer}, {held} = {printer.name(helper, 'OWN')}.prepare()")
+                        needed += [buffer, held]
+                        finished.append(f"{printer.name(helper, 'OWN')}.finish()")
+                    if isinstance(item, Accumulate):
+                        value = f"({value} if {held} is None else {held} + {value})"
+                    writes.append(_write(buffer, value, scalar))
+                    binding.summed = f"{buffer}[0]" if scalar else buffer
+                else:  # a parameter's buffer, or the optimizer's state array itself
+                    target = getattr(binding, "buffer", None) or binding.var.name
+                    writes.append(_write(target, value, scalar and target != binding.var.name))
+                if isinstance(item.var, Var):
+                    needed.append(item.var.name)
             else:
+                if isinstance(item, Clear) and any(isinstance(i, (Assign, Accumulate)) and i.binding is binding
+                                                   for i in items[items.index(item):]):
+                    continue  # zero_grad, then the step's own gradient: the buffer is written anyway
                 effects.append(numpy_backend.write_source(printer, item))
                 after |= {v.name for v in _used(item)}
-        defined = [line.split(" = ", 1)[0] for line in lines]
+        lines += writes
+        defined = [line.split(" = ", 1)[0] for line in lines if " = " in line and "[" not in line.split(" = ", 1)[0]]
         inputs = list(dict.fromkeys(name for name in needed if name not in defined))
         inputs += [name for name, _ in names.values()]
         outputs = [v for v in dict.fromkeys(defined) if v in after]
         if lines:
             kernel = f"NUMBA{number}"
-            parameters = ", ".join(inputs)
-            source = (f"def {kernel.lower()}({parameters}):\n" + "".join(f"    {line}\n" for line in lines)
+            source = (f"def {kernel.lower()}({', '.join(inputs)}):\n" + "".join(f"    {line}\n" for line in lines)
                       + f"    return ({''.join(o + ', ' for o in outputs)})\n")
             scope = {"np": np, "R": dispatch.kernels().replay}
             exec(builtins.compile(source, f"<tm.compile numba {kernel}>", "exec"), scope)
@@ -165,11 +218,11 @@ def build(tape, arg_is_tensor):
                 body.append(f"{name} = {printer.name(value, 'C')}")
             arguments = ", ".join(f"_number({v})" if _is_number(v, tape) else v for v in inputs)
             body.append(f"{''.join(o + ', ' for o in outputs)}= {kernel}({arguments})" if outputs else f"{kernel}({arguments})")
-        body += effects
+        body += finished + effects
         if call is not None:
             body.append(f"{printer.name(call.function, 'CALL')}()")
     body.append(f"return {numpy_backend.output_source(printer, tape.output)}")
-    printer.scope.update(_number=_number, _held=_held)
+    printer.scope.update(_number=_number)
     source = "def replay(leaves):\n" + "".join(f"    {line}\n" for line in body)
     exec(builtins.compile(source, "<tm.compile numba replay>", "exec"), printer.scope)
     return printer.scope["replay"], source
@@ -187,6 +240,3 @@ def _number(value):
     return float(value) if np.ndim(value) == 0 else value
 
 
-def _held(tensor):
-    """A leaf's gradient values, or None."""
-    return None if tensor._grad is None else tensor._grad._data
