@@ -2,11 +2,14 @@
 
 tinygrad_mat changes no thread count by itself. BLAS uses what its library decides (OpenBLAS: one
 thread per core, unless OPENBLAS_NUM_THREADS or OMP_NUM_THREADS was set before numpy was imported);
-the optimizer kernels run in parallel on numba's threads (one per core, unless NUMBA_NUM_THREADS) for
-parameters of 65,536 entries and more. ``set_num_threads`` sets both at run time, BLAS through
+the optimizer and least-squares kernels run in parallel on numba's threads (one per core, unless
+NUMBA_NUM_THREADS) for large operands, on the cores no other thread is running on
+(``tinygrad_mat.dispatch.kernel_threads``). ``set_num_threads`` sets both at run time, BLAS through
 threadpoolctl (``pip install threadpoolctl``).
 """
 import contextlib
+
+from . import dispatch
 
 _blas_limits = None  # threadpoolctl's limiter, kept so that the limit stays in force
 
@@ -27,15 +30,14 @@ def _check(n, opname):
         raise ValueError(f"{opname}: the number of threads must be an int ≥ 1, got {n!r}")
 
 
-def _numba_for(n, opname):
-    """numba, once it is known to have ``n`` threads to give."""
+def _check_numba_has(n, opname):
+    """Raise unless numba has ``n`` threads to give (read from its configuration: nothing is started)."""
     import numba
 
     available = numba.config.NUMBA_NUM_THREADS
     if n > available:
         raise ValueError(f"{opname}: numba was started with {available} threads (NUMBA_NUM_THREADS); "
                          f"{n} is more than it can use")
-    return numba
 
 
 def set_num_threads(n, blas=True):
@@ -48,11 +50,11 @@ def set_num_threads(n, blas=True):
     """
     global _blas_limits
     _check(n, "set_num_threads")
-    numba = _numba_for(n, "set_num_threads")
+    _check_numba_has(n, "set_num_threads")
     threadpoolctl = _threadpoolctl("set_num_threads") if blas else None  # every check before any change
     if blas:
         _blas_limits = threadpoolctl.threadpool_limits(limits=n, user_api="blas")
-    numba.set_num_threads(n)
+    dispatch.start_kernel_threads().set_num_threads(n)
 
 
 def get_num_threads():
@@ -73,8 +75,8 @@ def get_num_threads():
         blas = max(counts) if counts else None
     except ImportError:
         pass
-    numba = sys.modules.get("numba")
-    return {"blas": blas, "kernels": numba.get_num_threads() if numba is not None else None}
+    started = "numba" in sys.modules
+    return {"blas": blas, "kernels": dispatch.start_kernel_threads().get_num_threads() if started else None}
 
 
 @contextlib.contextmanager
@@ -87,8 +89,9 @@ def num_threads(n, blas=True):
     1
     """
     _check(n, "num_threads")
-    numba = _numba_for(n, "num_threads")
+    _check_numba_has(n, "num_threads")
     threadpoolctl = _threadpoolctl("num_threads") if blas else None
+    numba = dispatch.start_kernel_threads()
     previous_kernels = numba.get_num_threads()
     limiter = threadpoolctl.threadpool_limits(limits=n, user_api="blas") if blas else None
     try:
@@ -98,3 +101,4 @@ def num_threads(n, blas=True):
         numba.set_num_threads(previous_kernels)
         if limiter is not None:
             limiter.restore_original_limits()
+
