@@ -1,6 +1,6 @@
 """When a kernel runs in parallel (size thresholds, the load check), how numba's threads are started
-(OpenMP's passive wait policy, never over a user's setting, never left in the environment). No wall
-time is asserted anywhere."""
+(OpenMP's passive wait policy, never over a user's setting, never left in the environment), and the
+allocator's opt-in policy. No wall time is asserted anywhere."""
 import json
 import os
 import subprocess
@@ -289,6 +289,45 @@ def test_importing_tinygrad_mat_starts_no_threads_and_sets_no_variable():
               os.environ.get("OMP_WAIT_POLICY"))
     """)
     assert out.split() == ["False", "None"]
+
+
+# ---------------------------------------------------------------- the allocator
+
+
+ALLOCATE_AND_FREE = """
+    import os, numpy as np
+    def resident():
+        return int(open("/proc/self/statm").read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+    before = resident()
+    block = np.ones(8 << 20)  # 64 MiB: above glibc's largest adaptive mmap threshold (32 MiB)
+    del block
+    print(resident() - before)
+"""
+
+
+def _kept_after_free(setup):
+    out, _ = _python("import tinygrad_mat as tm", setup, ALLOCATE_AND_FREE)
+    return int(out)
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="glibc's allocator")
+def test_keep_policy_keeps_freed_memory_and_import_alone_does_not():
+    import platform
+
+    if platform.libc_ver()[0] != "glibc":
+        pytest.skip("not glibc")
+    assert _kept_after_free("") < 16 << 20  # glibc's default: the block went back to the system
+    assert _kept_after_free("tm.set_allocator_policy('keep')") > 48 << 20
+
+
+def test_allocator_policy_refuses_unknown_names_and_other_c_libraries(monkeypatch):
+    import platform
+
+    with pytest.raises(ValueError, match="set_allocator_policy: unknown policy 'fast'; the policies are: 'keep'"):
+        tm.set_allocator_policy("fast")
+    monkeypatch.setattr(platform, "libc_ver", lambda: ("", ""))
+    with pytest.raises(RuntimeError, match="set_allocator_policy: .* glibc's mallopt, and this Python runs on"):
+        tm.set_allocator_policy("keep")
 
 
 def test_the_load_benchmark_runs_end_to_end():

@@ -1,13 +1,16 @@
-"""Thread counts: BLAS (numpy's matrix products) and numba (tinygrad_mat's parallel kernels).
+"""Process-wide resources, changed only when asked: thread counts for BLAS (numpy's matrix products)
+and numba (tinygrad_mat's parallel kernels), and the allocator's policy.
 
 tinygrad_mat changes no thread count by itself. BLAS uses what its library decides (OpenBLAS: one
 thread per core, unless OPENBLAS_NUM_THREADS or OMP_NUM_THREADS was set before numpy was imported);
 the optimizer and least-squares kernels run in parallel on numba's threads (one per core, unless
 NUMBA_NUM_THREADS) for large operands, on the cores no other thread is running on
 (``tinygrad_mat.dispatch.kernel_threads``). ``set_num_threads`` sets both at run time, BLAS through
-threadpoolctl (``pip install threadpoolctl``).
+threadpoolctl (``pip install threadpoolctl``). ``set_allocator_policy("keep")`` keeps freed memory in
+the process (glibc only).
 """
 import contextlib
+import platform
 
 from . import dispatch
 
@@ -102,3 +105,50 @@ def num_threads(n, blas=True):
         if limiter is not None:
             limiter.restore_original_limits()
 
+
+# glibc's mallopt parameters (malloc.h) and the values of "keep": blocks up to 256 MiB come from the heap
+# and up to 512 MiB of free memory at its top stays there (as MALLOC_MMAP_THRESHOLD_=268435456
+# MALLOC_TRIM_THRESHOLD_=536870912 in the environment of a new process; bench/run.py --malloc keep).
+_M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD = -1, -3
+ALLOCATOR_POLICIES = {"keep": ((_M_TRIM_THRESHOLD, 512 << 20), (_M_MMAP_THRESHOLD, 256 << 20))}
+
+
+def _mallopt(opname):
+    """glibc's mallopt through ctypes; a clear error where the C library is not glibc."""
+    libc_name, _ = platform.libc_ver()
+    if libc_name != "glibc":
+        raise RuntimeError(
+            f"{opname}: the allocator's policy is set through glibc's mallopt, and this Python runs on "
+            f"{platform.system()} with {libc_name or 'another C library'}; use that allocator's own settings "
+            "(they are read when the process starts)"
+        )
+    import ctypes
+
+    mallopt = ctypes.CDLL(None).mallopt
+    mallopt.argtypes, mallopt.restype = [ctypes.c_int, ctypes.c_int], ctypes.c_int
+    return mallopt
+
+
+def set_allocator_policy(policy):
+    """``"keep"``: from now on, memory that numpy frees stays in the process for the next array, for the
+    rest of the process (glibc, i.e. Linux, only; nothing undoes it).
+
+    glibc hands a freed block of more than 128 KiB back to the operating system and faults fresh pages
+    in at the next allocation (microseconds per 4 KiB on a virtual machine): an eager step that keeps
+    several large temporaries alive pays that on every call. "keep" sets glibc's M_MMAP_THRESHOLD to
+    256 MiB and M_TRIM_THRESHOLD to 512 MiB (mallopt): the process's memory stays near its peak instead.
+    tinygrad_mat never calls this itself.
+
+    >>> import tinygrad_mat as tm
+    >>> tm.set_allocator_policy("fast")
+    Traceback (most recent call last):
+    ...
+    ValueError: set_allocator_policy: unknown policy 'fast'; the policies are: 'keep'
+    """
+    if policy not in ALLOCATOR_POLICIES:
+        names = ", ".join(map(repr, ALLOCATOR_POLICIES))
+        raise ValueError(f"set_allocator_policy: unknown policy {policy!r}; the policies are: {names}")
+    mallopt = _mallopt("set_allocator_policy")
+    for parameter, value in ALLOCATOR_POLICIES[policy]:
+        if mallopt(parameter, value) != 1:
+            raise RuntimeError(f"set_allocator_policy: glibc refused mallopt({parameter}, {value}) for {policy!r}")
