@@ -32,8 +32,13 @@ def linear_mse_vector(X, w, b, y, gw):
 
 @njit(cache=True, parallel=True, fastmath=True, error_model="numpy")
 def linear_mse_vector_parallel(X, w, b, y, gw, blocks):
-    """``linear_mse_vector`` over ``blocks`` row blocks spread on numba's threads, each with its own
-    partial sums, added at the end."""
+    """``linear_mse_vector`` over ``blocks`` row blocks spread on numba's threads, each block summing
+    into a vector of its own, the partial sums added at the end.
+
+    The vector is allocated inside the block: rows of one shared (blocks, d) array, written once per row
+    of X, measured 1.1–2× the serial kernel's time on 2 threads (neighbouring rows share a cache line);
+    a vector of its own per block measured 0.55×.
+    """
     n, d = X.shape
     size = (n + blocks - 1) // blocks
     partial = np.zeros((blocks, d))
@@ -42,7 +47,9 @@ def linear_mse_vector_parallel(X, w, b, y, gw, blocks):
     for block in prange(blocks):
         start = block * size
         stop = min(n, start + size)
-        squares[block], totals[block] = _rows(X, w, b, y, partial[block], start, stop)
+        own = np.zeros(d)
+        squares[block], totals[block] = _rows(X, w, b, y, own, start, stop)
+        partial[block] = own
     for block in range(blocks):
         for j in range(d):
             gw[j] += partial[block, j]

@@ -24,7 +24,7 @@ from .functions import __all__ as _function_names
 from .jacobians import hessian, hvp, jacfwd, jacobian, jacrev
 from .modes import enable_grad, is_grad_enabled, no_grad, set_grad_enabled
 from .tensor import Tensor
-from .threads import get_num_threads, num_threads, set_num_threads
+from .threads import get_num_threads, num_threads, set_allocator_policy, set_num_threads
 from .train import EarlyStopping, History, train
 from .inspection import (
     AnomalyError, GradcheckError, check_graph, detect_anomaly, explain, gradcheck, graph, track_sites,
@@ -41,5 +41,5 @@ __all__ = [
     "no_grad", "enable_grad", "set_grad_enabled", "is_grad_enabled",
     "compile", "Compiled",
     "ShapeError", "SingularMatrixError", "GraphError", "DTypeError", "TracedValueError", "RuleError", "CompileError",
-    "ops", "arraylock", "set_num_threads", "get_num_threads", "num_threads",
+    "ops", "arraylock", "set_num_threads", "get_num_threads", "num_threads", "set_allocator_policy",
 ]

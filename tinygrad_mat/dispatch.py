@@ -4,6 +4,9 @@ Kernels are imported on first use (``import numba`` costs about 0.2 s) and run
 only where they beat numpy in ``bench/bench_kernels.py`` on this project's
 machine; elsewhere the numpy path, which gives the same values, runs.
 """
+import os
+import threading
+
 import numpy as np
 
 from .errors import DTypeError, ShapeError
@@ -119,21 +122,154 @@ def scatter_add(values, index, shape):
     return out
 
 
+# ---------------------------------------------------------------- parallel kernels: when, on how many threads
+# numba's OpenMP threads spin for milliseconds after each parallel region and at its closing barrier: on
+# a 2-core machine with other processes busy that made a parallel kernel 2–50× slower than the serial
+# one (bench/threads_under_load.py), and a load check would count those spinning threads as load. So
+# numba's threads start with OpenMP's passive wait policy (unless the user chose a policy), and a kernel
+# runs in parallel only where waking a sleeping thread pays (the MIN_SIZE thresholds, measured with the
+# passive policy) and only on cores that no other runnable thread needs at that moment (LOAD_CHECK): on
+# a loaded machine the serial kernel runs. Load that comes during a call is shared out: the loop goes in
+# chunks to whichever thread is free (numba's static split left the caller waiting for a preempted
+# thread's half: 2.1× the serial time against 1.06× in chunks of 2¹⁴, Adam on 10⁶ entries with two
+# other processes busy).
+PARALLEL_CHUNK = 1 << 14
+WAIT_POLICY_VARIABLES = ("OMP_WAIT_POLICY", "GOMP_SPINCOUNT", "KMP_BLOCKTIME", "KMP_LIBRARY")
+LOAD_CHECK = True  # False: use numba's thread count whatever else runs (a machine known to be idle)
+
+_numba = None
+_start_lock = threading.Lock()
+
+
+def start_kernel_threads():
+    """numba, its threads started. On the first call, if nothing has started numba's threads yet and the
+    user set none of ``WAIT_POLICY_VARIABLES``, OMP_WAIT_POLICY=passive is in the environment while they
+    start (OpenMP reads it once, when it loads) and removed after: child processes and OpenMP runtimes
+    loaded later see the user's environment unchanged.
+
+    >>> numba = start_kernel_threads()
+    >>> numba.threading_layer() in ("omp", "tbb", "workqueue")
+    True
+    """
+    global _numba
+    if _numba is None:
+        with _start_lock:
+            if _numba is None:
+                import numba
+
+                _launch_threads(numba, os.environ)
+                _numba = numba
+    return _numba
+
+
+def _threads_started(numba):
+    try:
+        numba.threading_layer()  # raises until the layer is loaded
+    except ValueError:
+        return False
+    return True
+
+
+def _launch_threads(numba, environ):
+    """Start numba's threading layer with the passive wait policy where that is ours to choose; return the
+    policy set (None: the user's own, or a layer that was already running)."""
+    if _threads_started(numba) or any(name in environ for name in WAIT_POLICY_VARIABLES):
+        numba.get_num_threads()  # starts the layer if it is not running
+        return None
+    environ["OMP_WAIT_POLICY"] = "passive"
+    try:
+        numba.get_num_threads()
+    finally:
+        del environ["OMP_WAIT_POLICY"]
+    return "passive"
+
+
+def _other_runnable_threads():
+    """Threads other than the caller that Linux counts as runnable now (the 4th field of /proc/loadavg,
+    an instant count, where ``os.getloadavg`` is a 1-minute average); None where it cannot be read."""
+    try:
+        fd = os.open("/proc/loadavg", os.O_RDONLY)
+    except OSError:
+        return None
+    try:
+        return runnable_others(os.read(fd, 128))
+    except OSError:
+        return None
+    finally:
+        os.close(fd)
+
+
+def runnable_others(loadavg):
+    """The runnable threads other than the reader in the text of /proc/loadavg (its 4th field, "running/
+    total", counts the reader); None for text of another form.
+
+    >>> runnable_others(b"0.52 0.61 1.07 3/128 3052"), runnable_others(b"")
+    (2, None)
+    """
+    try:
+        return max(0, int(loadavg.split()[3].split(b"/")[0]) - 1)
+    except (IndexError, ValueError):
+        return None
+
+
+def _usable_cores():
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not Linux
+        return os.cpu_count() or 1
+
+
+def idle_cores(usable, online, others):
+    """Cores a kernel can have to itself: the ``online`` cores that ``others`` runnable threads leave
+    free, at most the ``usable`` ones (this process's affinity), at least the caller's own.
+
+    >>> idle_cores(usable=2, online=2, others=0), idle_cores(2, 2, 1), idle_cores(2, 64, 30), idle_cores(8, 8, 3)
+    (2, 1, 2, 5)
+    """
+    return max(1, min(usable, online - others))
+
+
+def kernel_threads(size, min_size):
+    """How many threads a kernel over ``size`` entries runs on: 1 (the serial kernel) below
+    ``min_size`` or when numba has one thread, else numba's thread count (``tm.set_num_threads``),
+    lowered to the cores idle now when ``LOAD_CHECK`` is on and the machine's load can be read."""
+    if size < min_size:
+        return 1
+    wanted = start_kernel_threads().get_num_threads()
+    if wanted < 2 or not LOAD_CHECK:
+        return wanted
+    others = _other_runnable_threads()
+    if others is None:
+        return wanted
+    return min(wanted, idle_cores(_usable_cores(), os.cpu_count() or 1, others))
+
+
+def run_kernel(serial, parallel, threads, *args, chunk=PARALLEL_CHUNK):
+    """``serial(*args)`` for one thread, else ``parallel(*args)`` on ``threads`` of numba's threads, its
+    prange loop handed out in chunks of ``chunk`` iterations to whichever thread is free (numba's count
+    and chunk size are set for the call only: both are per calling thread)."""
+    if threads < 2:
+        return serial(*args)
+    numba = start_kernel_threads()
+    before = numba.get_num_threads()
+    if threads != before:
+        numba.set_num_threads(threads)
+    chunk_before = numba.set_parallel_chunksize(chunk)
+    try:
+        return parallel(*args)
+    finally:
+        numba.set_parallel_chunksize(chunk_before)
+        if threads != before:
+            numba.set_num_threads(before)
+
+
 # Optimizer updates: the fused kernel makes one pass over p, g and the state where numpy makes about
-# ten. Above PARALLEL_MIN_SIZE, when numba has more than one thread, the prange form spreads it.
+# ten. From PARALLEL_MIN_SIZE the prange form spreads it (kernel_threads): on 2 idle cores, with the
+# passive wait policy, parallel/serial measured 1.2 (Adam) and 2.1 (SGD) at 2¹⁶ entries, 0.84 and 0.99
+# at 2¹⁷, 0.69 and 0.73 at 2¹⁸, 0.54 and 0.51 at 2²⁰.
 ADAM_KERNEL_MIN_SIZE = 4096
 SGD_KERNEL_MIN_SIZE = 4096
-PARALLEL_MIN_SIZE = 1 << 16
-
-
-def _parallel(size):
-    """True when a kernel of this size should run on several threads (numba's thread count, which
-    ``tm.set_num_threads`` sets)."""
-    if size < PARALLEL_MIN_SIZE:
-        return False
-    import numba  # already imported by the kernels
-
-    return numba.get_num_threads() > 1
+PARALLEL_MIN_SIZE = 1 << 18
 
 
 def check_update(name, p, g, state):
@@ -176,9 +312,9 @@ def adam(p, g, m, v, *options):
     # float64 only: the kernel computes in float64, numpy (and PyTorch) keep float32 in float32.
     if _kernel_runs(p, state, ADAM_KERNEL_MIN_SIZE):
         out = np.empty_like(p)
-        update = kernels().adam_update_parallel if _parallel(p.size) else kernels().adam_update
-        update(np.ascontiguousarray(p).reshape(-1), np.ascontiguousarray(g).reshape(-1), m.reshape(-1),
-               v.reshape(-1), out.reshape(-1), *options)
+        run_kernel(kernels().adam_update, kernels().adam_update_parallel, kernel_threads(p.size, PARALLEL_MIN_SIZE),
+                   np.ascontiguousarray(p).reshape(-1), np.ascontiguousarray(g).reshape(-1), m.reshape(-1),
+                   v.reshape(-1), out.reshape(-1), *options)
         return out
     return numpy_adam(p, g, m, v, *options)
 
@@ -203,9 +339,9 @@ def sgd_momentum(p, g, buf, *options):
     check_update("sgd_momentum", p, g, state)
     if _kernel_runs(p, state, SGD_KERNEL_MIN_SIZE):
         out = np.empty_like(p)
-        update = kernels().sgd_momentum_update_parallel if _parallel(p.size) else kernels().sgd_momentum_update
-        update(np.ascontiguousarray(p).reshape(-1), np.ascontiguousarray(g).reshape(-1), buf.reshape(-1),
-               out.reshape(-1), *options)
+        run_kernel(kernels().sgd_momentum_update, kernels().sgd_momentum_update_parallel,
+                   kernel_threads(p.size, PARALLEL_MIN_SIZE), np.ascontiguousarray(p).reshape(-1),
+                   np.ascontiguousarray(g).reshape(-1), buf.reshape(-1), out.reshape(-1), *options)
         return out
     return numpy_sgd_momentum(p, g, buf, *options)
 
@@ -214,7 +350,11 @@ def sgd_momentum(p, g, buf, *options):
 # enough features (below LINEAR_MSE_KERNEL_MIN_FEATURES BLAS's two passes over a thin X win); for
 # several columns, BLAS on blocks of rows small enough that X's block is still in cache for Xᵀ R.
 LINEAR_MSE_KERNEL_MIN_FEATURES = 16
-LINEAR_MSE_PARALLEL_MIN_SIZE = 1 << 20
+# n·d from which the kernel runs on several threads: parallel/serial measured 1.46 at 10⁴ × 100, 1.03 at
+# 2·10⁴ × 100, 0.77 at 5·10⁴ × 100 and 0.58 at 10⁵ × 100 (2 idle cores, passive wait policy, one block
+# per thread); in 4 blocks per thread handed out one at a time, 0.90, 0.61 and 0.54 at 5·10⁴, 10⁵, 10⁶.
+LINEAR_MSE_PARALLEL_MIN_SIZE = 1 << 22
+LINEAR_MSE_BLOCKS_PER_THREAD = 4
 LINEAR_MSE_BLOCK_ROWS = 2048
 
 
@@ -225,10 +365,10 @@ def linear_mse(x, w, b, y):
     if k == 1 and d >= LINEAR_MSE_KERNEL_MIN_FEATURES:
         gw = np.zeros(d)
         args = (np.ascontiguousarray(x), np.ascontiguousarray(w[:, 0]), float(b[0]), np.ascontiguousarray(y[:, 0]), gw)
-        if n * d >= LINEAR_MSE_PARALLEL_MIN_SIZE and _parallel(n * d):
-            import numba
-
-            squares, total = kernels().linear_mse_vector_parallel(*args, numba.get_num_threads())
+        threads = kernel_threads(n * d, LINEAR_MSE_PARALLEL_MIN_SIZE)
+        if threads > 1:  # blocks of rows handed out one at a time
+            blocks = LINEAR_MSE_BLOCKS_PER_THREAD * threads
+            squares, total = run_kernel(None, kernels().linear_mse_vector_parallel, threads, *args, blocks, chunk=1)
         else:
             squares, total = kernels().linear_mse_vector(*args)
         return squares, gw.reshape(d, 1), np.array([total])
