@@ -82,6 +82,10 @@ def _numpy_apply(op, inputs, params):
 def numpy_namespace():
     ns = Namespace("numpy")
     for record in REGISTRY.values():
+        if not isinstance(record, Composite) and type(record).prepare is Record.prepare:
+            # one operand, no parameters (most elementwise ops): the forward itself, no prepare to run
+            setattr(ns, record.name, record.forward)
+            continue
         setattr(ns, record.name, _name_it(_derive(record, ns, _numpy_apply, np.asarray), record, __name__))
     ns.recorded = False
     ns.apply = _numpy_apply

@@ -175,13 +175,26 @@ class Optimizer:
         """Raise, naming the optimizer and the parameter, unless every group's options are valid and
         every parameter's state fits it (``where``: 'step' or 'load_state_dict')."""
         for group in self.param_groups:
-            self.check(group)
+            self._check_options(group)
         for index, p in enumerate(self._parameters()):
             entries = self.state.get(p)
             if entries:
                 problem = self.state_problem(p, entries)
                 if problem is not None:
                     raise self.state_error(where, index, p, problem)
+
+    def _check_options(self, group):
+        """``check(group)`` unless these very options were checked last time (a step validates only
+        what changed: the option values, compared by identity first, as a tuple)."""
+        options = tuple(group.items())
+        checked = self.__dict__.setdefault("_checked_options", {})
+        try:
+            unchanged = checked.get(id(group)) == options  # a schedule's new lr is a new value
+        except (TypeError, ValueError):  # arrays compared elementwise: check again
+            unchanged = False
+        if not unchanged:
+            self.check(group)
+            checked[id(group)] = options
 
     def state_problem(self, p, entries):
         """Why ``entries`` cannot be the state of parameter ``p``, as (exception class, sentence);
