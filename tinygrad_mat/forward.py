@@ -31,6 +31,8 @@ def _twin(out):
     twin._grad = None
     twin._node = out._node
     twin._tangents = dict(out._tangents) if out._tangents else None
+    if _state.tracer is not None:  # tm.compile: the twin holds the output's values
+        _state.tracer.detach(out, twin)
     return twin
 
 

@@ -31,8 +31,23 @@ def _argnums(argnums, nargs, name):
 
 
 def _numpy_mode(values):
-    """Top level with no Tensor in sight: plain numpy in, plain numpy out."""
-    return not modes.inside_transform() and not any(isinstance(v, Tensor) for v in values)
+    """Top level with no Tensor in sight: plain numpy in, plain numpy out. (Inside tm.compile's trace,
+    the call's numpy arrays reach the step wrapped as Tensors, and what the step computes from them
+    are Tensors: those that carry no derivative count as numpy, and results come back as detached
+    Tensors, see ``_to_numpy``.)"""
+    if modes.inside_transform():
+        return False
+    if modes.state.tracer is not None:  # a Tensor nothing can differentiate counts as numpy in a trace
+        return not any(isinstance(v, Tensor) and (v.requires_grad or v._tangents) for v in values)
+    return not any(isinstance(v, Tensor) for v in values)
+
+
+def _wrap_values(x):
+    """A new leaf with Tensor ``x``'s values (inside tm.compile's trace, the same values as x's)."""
+    handle = Tensor._wrap(x._data)
+    if modes.state.tracer is not None:
+        modes.state.tracer.detach(x, handle)
+    return handle
 
 
 def _reverse_handle(x, name):
@@ -40,7 +55,7 @@ def _reverse_handle(x, name):
     if isinstance(x, Tensor):
         if x.requires_grad and modes.is_grad_enabled():
             return apply(OPS["alias"], (x,))  # keeps x's outer graph connected
-        handle = Tensor._wrap(x._data)
+        handle = _wrap_values(x)
         handle._tangents = dict(x._tangents) if x._tangents else None
     else:
         handle = as_tensor(x, name)
@@ -103,13 +118,17 @@ def export_aux(aux, numpy_mode):
 
 
 def _to_numpy(t):
+    """A result at top level: a numpy array; inside tm.compile's trace, a detached Tensor instead (a
+    numpy array would be a value the replay cannot recompute)."""
+    if modes.state.tracer is not None:
+        return t.detach() if isinstance(t, Tensor) else as_tensor(t)
     return np.array(t._data if isinstance(t, Tensor) else t)
 
 
 def _fresh(g):
     """g as the caller may keep it: g itself when it is an array the pass made (it owns its memory,
     writeable: no Tensor holds it, Tensor data is read-only), else a copy (a view, a shared array)."""
-    if type(g) is np.ndarray and g.flags.owndata and g.flags.writeable:
+    if type(g) is np.ndarray and g.flags.owndata and g.flags.writeable and modes.state.tracer is None:
         return g
     return _to_numpy(g)
 
@@ -277,21 +296,19 @@ class Pullback:
     def batched(self, seed, retain_graph=True):
         """For a batch of cotangents of the packed output, ``seed`` of shape (B, *packed shape) (a
         numpy array), each primal's cotangents (B, *its shape) from one batched reverse pass."""
-        if modes.state.tracer is not None:
-            modes.state.tracer.refuse("a gradient transform (tm.grad, vjp, jacobian, ...) inside the step",
-                                      "call loss.backward() in the step and read .grad")
         nested = not self.numpy_mode
+        traced = modes.state.tracer is not None  # tm.compile: the pass runs as ops the tracer sees
         batch, packed = seed.shape[0], self.packed
         seed = np.asarray(seed, dtype=packed.dtype)
-        if nested:
+        if nested or traced:
             seed = Tensor._wrap(seed)
         if not packed.requires_grad:
             reached = {}
         elif packed._node is None:  # f returned a handle itself
             reached = {id(packed): [packed, seed, packed._data]}
         else:
-            reached = engine.propagate(packed, seed, TensorNS if nested else NUMPY, self.handles,
-                                       retain_graph or nested, nested, self.start, batch=batch)
+            reached = engine.propagate(packed, seed, TensorNS if nested or traced else NUMPY, self.handles,
+                                       retain_graph or nested, nested, self.start, batch=batch, traced=traced)
         grads = [reached[id(h)][1] if id(h) in reached else None for h in self.handles]
         return _results(grads, self.handles, self.numpy_mode, batch)
 
@@ -336,7 +353,7 @@ def _forward_handle(primal, tangent, level, index, name, batch=None, arrays=Fals
     if isinstance(primal, Tensor) and primal.requires_grad and modes.is_grad_enabled():
         handle = apply(OPS["alias"], (primal,))  # stays connected for an outer reverse pass
     elif isinstance(primal, Tensor):
-        handle = Tensor._wrap(primal._data)
+        handle = _wrap_values(primal)
         handle._tangents = dict(primal._tangents) if primal._tangents else None
     else:
         handle = as_tensor(primal, name)
@@ -381,7 +398,7 @@ def _jvp(f, primals, tangents, has_aux, name, kwargs, batch=None):
     numpy_mode = _numpy_mode(tuple(primals) + tuple(tangents))
     # Plain-array tangents are safe only where nothing can differentiate them again: numpy in (so
     # numpy out) and no transform around this one. Inside, nested transforms make their own levels.
-    arrays = numpy_mode
+    arrays = numpy_mode and modes.state.tracer is None  # tm.compile sees Tensor ops only
     level = modes.new_level()
     state = modes.state
     saved = (state.transforms, state.ceiling, state.levels)
@@ -419,7 +436,7 @@ def _output_and_tangent(out, level, batch, numpy_mode):
             out = apply(OPS["alias"], (out,))
     if numpy_mode:
         out = _to_numpy(out)
-        tangent = np.array(tangent._data if isinstance(tangent, Tensor) else tangent)
+        tangent = _to_numpy(tangent)
     elif not isinstance(tangent, Tensor):
         tangent = Tensor._wrap(np.array(tangent))
     return out, tangent

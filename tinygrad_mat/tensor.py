@@ -296,12 +296,10 @@ def _apply_general(op, args, params):
             result._node = _Node(op, operands, arrays, out, params, needs)
         else:  # the graph keeps the caller's large arrays: they stay read-only while it lives
             result._node = engine.LockingNode(op, operands, arrays, out, params, needs, to_lock)
-    if has_tangents:
-        if _state.tracer is not None:
-            _state.tracer.tangent()
-        forward.propagate(op, operands, result, params, TensorNS)
     if _state.observers:  # tools watching (explain, anomaly detection, sites, compile): off, one check
-        _observed(op, operands, arrays, result, params)
+        _observed(op, operands, arrays, result, params)  # before the tangents, which use the output
+    if has_tangents:
+        forward.propagate(op, operands, result, params, TensorNS)
     return result
 
 
@@ -844,19 +842,17 @@ def gradients(output, inputs, cotangent=None, retain_graph=None, create_graph=Fa
     does not influence the output. ``created_after``: a node number taken before the inputs were made;
     the walk skips older nodes (a transform's function may use an outer graph).
     """
-    if _state.tracer is not None:
-        _state.tracer.refuse("a gradient transform (tm.grad, vjp, jacobian, ...) inside the step",
-                             "call loss.backward() in the step and read .grad")
     if retain_graph is None:
         retain_graph = create_graph
-    seed = _seed(output, cotangent, create_graph, "grad")
+    traced = _state.tracer is not None  # tm.compile: the pass runs as ops the tracer sees
+    seed = _seed(output, cotangent, create_graph or traced, "grad")
     if not output.requires_grad:
         return [None] * len(inputs)
     if output._node is None:
         reached = {id(output): [output, seed, output._data]}
     else:
-        reached = engine.propagate(output, seed, TensorNS if create_graph else namespaces.NUMPY, inputs,
-                                   retain_graph, create_graph, created_after)
+        reached = engine.propagate(output, seed, TensorNS if create_graph or traced else namespaces.NUMPY,
+                                   inputs, retain_graph, create_graph, created_after, traced=traced)
     return [reached[id(t)][1] if id(t) in reached else None for t in inputs]
 
 
