@@ -154,7 +154,8 @@ def check_training_loop(kind, optimizer, backend):
     return compiled
 
 
-def test_a_step_written_with_in_place_updates_and_no_optimizer():
+@pytest.mark.parametrize("backend", ["numpy", "numba"])
+def test_a_step_written_with_in_place_updates_and_no_optimizer(backend):
     X, y = _data("linear")
     w, b = tm.zeros((5, 1), requires_grad=True), tm.zeros(1, requires_grad=True)
     w2, b2 = tm.zeros((5, 1), requires_grad=True), tm.zeros(1, requires_grad=True)
@@ -173,7 +174,7 @@ def test_a_step_written_with_in_place_updates_and_no_optimizer():
 
         return step
 
-    compiled, eager = tm.compile(make(w, b)), make(w2, b2)
+    compiled, eager = tm.compile(make(w, b), backend=backend), make(w2, b2)
     for _ in range(5):
         assert_same(compiled(X, y).numpy(), eager(X, y).numpy())
         assert_same(w.numpy(), w2.numpy())

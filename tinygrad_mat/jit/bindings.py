@@ -33,9 +33,16 @@ class Data(Binding):
     def read(self):
         return self.tensor._data
 
+    owner = None  # the OwnedData keeping these values, if a backend does: its view passes at once
+
     def guard(self):
-        return (f"{{t}}._data.shape == {self.shape!r} and {{t}}._data.dtype == {{d}} and "
-                f"{{t}}.requires_grad is {self.requires_grad} and {{t}}._node is None"), {"t": self.tensor, "d": self.dtype}
+        check = (f"{{t}}._data.shape == {self.shape!r} and {{t}}._data.dtype == {{d}} and "
+                 f"{{t}}.requires_grad is {self.requires_grad} and {{t}}._node is None")
+        objects = {"t": self.tensor, "d": self.dtype}
+        if self.owner is not None:  # still the view of the step's own buffer: shape and dtype hold
+            check = f"({{t}}._data is {{o}}.view and {{t}}.requires_grad is {self.requires_grad}) or ({check})"
+            objects["o"] = self.owner
+        return check, objects
 
 
 class Grad(Binding):

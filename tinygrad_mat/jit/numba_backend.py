@@ -123,7 +123,7 @@ def _owned(tape):
         if isinstance(item, (Assign, Accumulate)) and item.binding.arg_index is None:
             binding = item.binding
             if isinstance(binding, Data) and binding.var is not None:
-                owned.setdefault(id(binding), OwnedData(binding.tensor))
+                binding.owner = owned.setdefault(id(binding), OwnedData(binding.tensor))
             elif isinstance(binding, Grad):
                 owned.setdefault(id(binding), OwnedGrad(binding.tensor))
             elif isinstance(binding, State) and binding.is_array and binding.var is not None:
@@ -146,7 +146,8 @@ def build(tape, arg_is_tensor):
             _check(var)
     printer = numpy_backend.Printer()
     body = [f"{v.name} = leaves[{i}]{'._data' if is_tensor else ''}" for i, (v, is_tensor) in enumerate(zip(tape.args, arg_is_tensor))]
-    body += [f"{var.name} = {printer.name(value, 'C')}" for var, value in tape.consts]
+    body += [f"{var.name} = {printer.name(float(value) if np.ndim(value) == 0 else value, 'C')}"
+             for var, value in tape.consts]  # a number constant as numba takes it, once
     owned = _owned(tape)
     returned = _output_vars(tape.output, [])
     segments = _segments(tape.eqns)
@@ -216,7 +217,7 @@ def build(tape, arg_is_tensor):
             printer.scope[kernel] = _Function(numba.njit(scope[kernel.lower()]), source)
             for name, value in names.values():
                 body.append(f"{name} = {printer.name(value, 'C')}")
-            arguments = ", ".join(f"_number({v})" if _is_number(v, tape) else v for v in inputs)
+            arguments = ", ".join(f"_number({v})" if _needs_number(v, tape) else v for v in inputs)
             body.append(f"{''.join(o + ', ' for o in outputs)}= {kernel}({arguments})" if outputs else f"{kernel}({arguments})")
         body += finished + effects
         if call is not None:
@@ -228,10 +229,16 @@ def build(tape, arg_is_tensor):
     return printer.scope["replay"], source
 
 
-def _is_number(name, tape):
-    for var in list(tape.args) + [v for v, _ in tape.consts] + [item.var for item in tape.eqns if isinstance(item, Read)]:
+def _needs_number(name, tape):
+    """True for a variable holding a 0-d array the replay must hand to numba as a float: an argument's,
+    or a parameter's data read as it is (constants are made floats once; options and counts are read
+    as floats)."""
+    for var in tape.args:
         if var.name == name:
             return var.shape == ()
+    for item in tape.eqns:
+        if isinstance(item, Read) and item.var.name == name:
+            return item.var.shape == () and isinstance(item.binding, (Data, Grad))
     return False
 
 

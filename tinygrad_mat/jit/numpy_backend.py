@@ -9,8 +9,9 @@ import builtins
 import numpy as np
 
 from ..tensor import Tensor
-from .bindings import Data, Grad, NewState, Option
+from .bindings import Data, Grad, NewState, Option, State
 from .ir import Accumulate, Assign, Call, Clear, Eqn, Read, Var
+from .owned import OwnedData, OwnedGrad
 
 
 class Printer:
@@ -18,6 +19,7 @@ class Printer:
 
     def __init__(self):
         self.scope = {"np": np, "_asarray": np.asarray, "_wrap": _wrap, "_rebind": _rebind, "_set_grad": _set_grad,
+                      "_copy_into": np.copyto,
                       "_count": _count, "_new_state": _new_state,
                       "_accumulate": _accumulate}
         self.lines = []
@@ -118,8 +120,29 @@ def write_source(printer, effect):
 def equation_source(printer, eqn):
     ins = ", ".join(printer.value(x) for x in eqn.ins)
     params = "".join(f", {k}={printer.value(v)}" for k, v in eqn.params.items())
-    call = f"{printer.name(eqn.op.forward, 'F')}({ins}{params})"
+    if eqn.op.ufunc is not None and not eqn.params and type(eqn.op).forward is not None and _plain_ufunc(eqn.op):
+        call = f"{printer.name(eqn.op.ufunc, 'U')}({ins})"  # numpy's ufunc itself: no Python layer
+    else:
+        call = f"{printer.name(eqn.op.forward, 'F')}({ins}{params})"
     return f"{eqn.out.name} = {'_asarray(' + call + ')' if eqn.out.shape == () else call}"
+
+
+def _plain_ufunc(op):
+    """True when the record's forward is its numpy ufunc applied as it is (checked once per record)."""
+    known = _PLAIN.get(op.name)
+    if known is None:
+        a, b = np.array([0.5, -1.5, 2.0]), np.array([1.25, 0.75, -0.5])
+        try:
+            args = (a, b)[: op.ufunc.nin]
+            with np.errstate(all="ignore"):
+                known = op.ufunc.nout == 1 and np.array_equal(op.forward(*args), op.ufunc(*args), equal_nan=True)
+        except Exception:
+            known = False
+        _PLAIN[op.name] = known
+    return known
+
+
+_PLAIN = {}
 
 
 def output_source(printer, obj):
@@ -156,23 +179,65 @@ def explained(replay, eqn_at_line):
     return run
 
 
+def _owners(tape):
+    """Parameters' data and gradients the replay writes in place (``owned.py``), by binding id."""
+    owners = {}
+    for item in tape.eqns:
+        if isinstance(item, (Assign, Accumulate)) and item.binding.arg_index is None:
+            binding = item.binding
+            if isinstance(binding, Data) and getattr(binding, "var", None) is not None:
+                binding.owner = owners.setdefault(id(binding), OwnedData(binding.tensor))
+            elif isinstance(binding, Grad):
+                owners.setdefault(id(binding), OwnedGrad(binding.tensor))
+    return owners
+
+
 def build(tape, arg_is_tensor):
-    """(the replay function of ``leaves``, its source) for ``tape``."""
+    """(the replay function of ``leaves``, its source) for ``tape``. Parameters and gradients it
+    writes are updated in place in buffers it owns, after the last equation that reads them (the tape
+    names the new values; the old ones stay readable until then)."""
     printer = Printer()
     body = [f"{v.name} = leaves[{i}]{'._data' if is_tensor else ''}" for i, (v, is_tensor) in enumerate(zip(tape.args, arg_is_tensor))]
     for var, value in tape.consts:
         body.append(f"{var.name} = {printer.name(value, 'C')}")
-    eqn_at_line = {}
+    owners, deferred, eqn_at_line = _owners(tape), [], {}
     for item in tape.eqns:
+        binding = getattr(item, "binding", None)
+        owner = owners.get(id(binding))
         if isinstance(item, Eqn):
             eqn_at_line[len(body) + 2] = item  # line 1 is the def
             body.append(equation_source(printer, item))
+        elif isinstance(item, Read) and isinstance(owner, OwnedData):
+            name = printer.name(owner, "OWN")
+            body.append(f"{item.var.name} = {name}.view if {name}.prepare() is not None else None")
+        elif isinstance(item, (Assign, Accumulate)) and owner is not None:
+            name, value = printer.name(owner, "OWN"), printer.value(item.var)
+            if isinstance(owner, OwnedData):
+                deferred.append(f"_copy_into({name}.buffer, {value})")
+            else:
+                held = f"held_{name}"
+                body.append(f"{held} = {name}.prepare()[1]")
+                if isinstance(item, Accumulate):  # the sum, named: a Read of the gradient follows
+                    binding.summed = f"summed_{name}"
+                    body.append(f"{binding.summed} = {held} + {value} if {held} is not None else {value}")
+                    value = binding.summed
+                deferred += [f"_copy_into({name}.buffer, {value})", f"{name}.finish()"]
+        elif isinstance(item, Assign) and isinstance(binding, State) and binding.is_array:
+            deferred.append(write_source(printer, item))  # after every equation that reads the old values
+        elif isinstance(item, Read) and getattr(binding, "summed", None) is not None:
+            body.append(f"{item.var.name} = {binding.summed}")
         elif isinstance(item, Read):
-            body.append(f"{item.var.name} = {read_source(printer, item.binding)}")
+            body.append(f"{item.var.name} = {read_source(printer, binding)}")
         elif isinstance(item, Call):
-            body.append(f"{printer.name(item.function, 'CALL')}()")
+            body += deferred + [f"{printer.name(item.function, 'CALL')}()"]
+            deferred = []
+        elif isinstance(item, Clear) and owner is not None:
+            if not any(getattr(later, "binding", None) is binding for later in tape.eqns[tape.eqns.index(item) + 1:]):
+                deferred.append(write_source(printer, item))  # in order with the deferred writes
+            # else: zero_grad, then the step's own gradient, which is written anyway
         else:
             body.append(write_source(printer, item))
+    body += deferred
     body.append(f"return {output_source(printer, tape.output)}")
     source = "def replay(leaves):\n" + "".join(f"    {line}\n" for line in body)
     exec(builtins.compile(source, "<tm.compile replay>", "exec"), printer.scope)

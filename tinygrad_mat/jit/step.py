@@ -169,9 +169,25 @@ class Compiled:
 
     def __call__(self, *args, **kwargs):
         leaves, key = [], [_state.grad]
-        _flatten((args, kwargs), leaves, key)
-        first = {}
-        key.append(tuple(first.setdefault(id(x), i) for i, x in enumerate(leaves)))  # which are the same object
+        for a in args:  # the common case, arrays and Tensors only, without the general walk
+            kind = type(a)
+            if kind is np.ndarray:
+                leaves.append(a)
+                key.append(("A", a.shape, a.dtype.str))
+            elif kind is Tensor:
+                leaves.append(a)
+                key.append(("T", a._data.shape, a._data.dtype.str, a.requires_grad))
+            else:
+                leaves, key = [], [_state.grad, "general"]
+                _flatten((args, kwargs), leaves, key)
+                break
+        else:
+            if kwargs:
+                key.append("keywords")
+                _flatten(kwargs, leaves, key)
+        if len(leaves) > 1:  # which are the same object
+            first = {}
+            key.append(tuple([first.setdefault(id(x), i) for i, x in enumerate(leaves)]))
         key = tuple(key)
         if _state.tracer is not None or _state.observers or _state.transforms or observe.hooked():
             return self.fn(*args, **kwargs)  # inside a trace, a transform or a tool: the eager step, as is
