@@ -29,6 +29,9 @@ def program(seed):
     closure_array = rng.standard_normal((n, k))
     closure_scale = float(rng.uniform(0.5, 2.0))
     optimizer = OPTIMIZERS[rng.integers(len(OPTIMIZERS))]
+    # how gradients are handled: zeroed by the optimizer, accumulated over calls, or a hand-written
+    # update under no_grad with the gradients cleared after it
+    handling = ("zero_grad", "accumulate", "by hand")[rng.integers(3)]
     init = [rng.standard_normal((d, k)) * 0.5, rng.standard_normal(k) * 0.5, rng.standard_normal((n, k)) * 0.5]
     data = [(rng.standard_normal((n, d)), rng.standard_normal((n, k))) for _ in range(4)]
 
@@ -37,14 +40,22 @@ def program(seed):
         opt = optimizer([W, b, V])
 
         def step(X, Y):
-            opt.zero_grad()
+            if handling == "zero_grad":
+                opt.zero_grad()
             h = X @ W + b
             for unary, binary, operand in ops:
                 other = (V, closure_array, Y)[operand]
                 h = BINARY[binary][1](UNARY[unary][1](h), other)
             loss = ((h - Y) ** 2).mean() * closure_scale + 0.01 * (W * W).sum()
             loss.backward()
-            opt.step()
+            if handling == "by hand":
+                with tm.no_grad():
+                    for p in (W, b, V):
+                        if p.grad is not None:
+                            p -= 0.01 * p.grad
+                        p.grad = None
+            else:
+                opt.step()
             return loss, h.detach()
 
         return [W, b, V], step

@@ -188,10 +188,10 @@ def build(tape, arg_is_tensor):
                         body.append(f"{buffer}, {held} = {printer.name(helper, 'OWN')}.prepare()")
                         needed += [buffer, held]
                         finished.append(f"{printer.name(helper, 'OWN')}.finish()")
-                    if isinstance(item, Accumulate):
-                        value = f"({value} if {held} is None else {held} + {value})"
+                    if isinstance(item, Accumulate):  # the sum, named: a Read of the gradient may follow
+                        lines.append(f"s{index} = ({value} if {held} is None else {held} + {value})")
+                        value = binding.summed = f"s{index}"
                     writes.append(_write(buffer, value, scalar))
-                    binding.summed = f"{buffer}[0]" if scalar else buffer
                 else:  # a parameter's buffer, or the optimizer's state array itself
                     target = getattr(binding, "buffer", None) or binding.var.name
                     writes.append(_write(target, value, scalar and target != binding.var.name))
