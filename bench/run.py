@@ -81,10 +81,28 @@ def startup_costs(threads):
         warm = statistics.median(float(_python(first_call, cold_env)) for _ in range(2))
     numba_import = statistics.median(float(_python(
         "import time; t = time.perf_counter(); import numba; print(time.perf_counter() - t)", env)) for _ in range(3))
-    return {"import tinygrad_mat (numba not imported)": statistics.median(imports),
-            "import numba alone": numba_import,
-            "first kernel call, cold cache (imports numba, compiles)": cold,
-            "first kernel call, warm cache (imports numba, loads the cached code)": warm}
+    costs = {"import tinygrad_mat (numba not imported)": statistics.median(imports),
+             "import numba alone": numba_import,
+             "first kernel call, cold cache (imports numba, compiles)": cold,
+             "first kernel call, warm cache (imports numba, loads the cached code)": warm}
+    for backend in ("numpy", "numba"):  # a compiled step's first call: trace (and numba's compile), then the first replay
+        key = f"tm.compile(backend={backend!r}) of a 32 × 10 logistic SGD step: trace, then first replay"
+        costs[key] = float(_python(COMPILE_FIRST_CALLS.replace("BACKEND", backend), env))
+    return costs
+
+
+# A compiled step's first calls, timed apart from every figure: the trace (the eager step with the tracer)
+# and the first replay (which, with the numba backend, compiles the generated function).
+COMPILE_FIRST_CALLS = """
+import time, numpy as np, tinygrad_mat as tm
+rng = np.random.default_rng(0); X = rng.standard_normal((32, 10)); y = (rng.random(32) > 0.5).astype(float)[:, None]
+model = tm.nn.Linear(10, 1); opt = tm.optim.SGD(model.parameters(), lr=0.1)
+def step(X, y):
+    opt.zero_grad(); loss = tm.nn.functional.binary_cross_entropy_with_logits(model(X), y); loss.backward(); opt.step()
+    return loss
+compiled = tm.compile(step, backend="BACKEND")
+t = time.perf_counter(); compiled(X, y); compiled(X, y); print(time.perf_counter() - t)
+"""
 
 
 # A user's script, as it runs on its own: the least-squares gradient step on 10⁵ × 3 data, timed in a
