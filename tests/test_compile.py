@@ -200,6 +200,169 @@ def test_gradients_the_caller_kept_are_not_overwritten_by_later_calls():
     assert second is w.grad
 
 
+@pytest.mark.parametrize("backend", ["numpy", "numba"])
+def test_gradients_read_then_cleared_equal_the_eager_ones(backend):
+    """A step that reads its gradients and clears them (no buffer is kept for them, rewrite-free):
+    a gradient set before the call is summed in, two backward passes add up, a clear between them
+    restarts the sum, and what a call returned never changes afterwards."""
+    def make():
+        ws = [tm.tensor(np.arange(1.0, 5.0).reshape(2, 2) + k, requires_grad=True) for k in range(2)]
+
+        def step(x):
+            (ws[0] @ x * ws[1]).sum().backward()
+            first = ws[0].grad
+            ws[1].grad = None  # cleared between two passes: only the second pass's gradient is left
+            (ws[0] * ws[1] * x).sum().backward()
+            grads = [first, ws[0].grad, ws[1].grad]
+            for w in ws:
+                w.grad = None
+            return grads
+
+        return ws, step
+
+    (ws, step), (ws_e, eager) = make(), make()
+    compiled = tm.compile(step, backend=backend)
+    kept = []
+    for i in range(4):
+        x = np.array([[1.0, -2.0], [0.5, 3.0]]) * (i + 1)
+        if i == 2:  # a gradient set by the caller before the call is summed in, as backward() does
+            ws[0].grad = ws_e[0].grad = tm.tensor(np.full((2, 2), 10.0))
+        got, expected = compiled(x), eager(x)
+        for g, e in zip(got, expected):
+            assert_same(g.numpy(), e.numpy(), f"call {i}")
+            assert not g.numpy().flags.writeable
+        assert all(w.grad is None for w in ws)
+        kept.append([g.numpy().copy() for g in got])
+        kept_tensors = got if i == 0 else kept_tensors
+    for g, values in zip(kept_tensors, kept[0]):
+        assert_same(g.numpy(), values, "a gradient returned by the first call, after three more")
+    assert compiled.trace_count == 1
+
+
+def test_a_returned_value_is_never_an_array_the_caller_or_a_later_call_holds():
+    """Returned values are wrapped without a copy only when nothing else holds them."""
+    X = np.array([[1.0, 2.0], [3.0, 4.0]])
+
+    @tm.compile
+    def step(x):
+        y = x * 2.0
+        return y, y, x, tm.tensor(X)
+
+    for i in range(3):
+        a = np.array([1.0, -1.0]) * (i + 1)
+        y1, y2, same, closed = step(tm.tensor(a))
+        if i == 1:
+            replayed = y1
+        assert_same(y1.numpy(), 2 * a)
+        assert_same(y2.numpy(), 2 * a)
+        if i == 0:
+            first = y1
+    assert_same(first.numpy(), [2.0, -2.0])
+    assert_same(replayed.numpy(), [4.0, -4.0])
+    assert X.flags.writeable and a.flags.writeable  # the caller's arrays were never made read-only
+    X[0, 0] = 7.0  # and a returned Tensor does not share them
+    assert closed.numpy()[0, 0] == 1.0
+
+
+@pytest.mark.parametrize("scheduled", [False, True])
+@pytest.mark.parametrize("backend", ["numpy", "numba"])
+def test_a_parameters_values_from_before_the_update_stay_as_they_were(backend, scheduled):
+    """Returned, they are copied before the step writes the parameter's buffer (also when a
+    scheduler's call after the update makes the writes happen early)."""
+    w = tm.tensor([1.0, 2.0], requires_grad=True)
+    opt = tm.optim.SGD([w], lr=0.5)
+    scheduler = tm.optim.lr_scheduler.StepLR(opt, 1, gamma=1.0) if scheduled else None
+
+    @tm.compile(backend=backend)
+    def train(x):
+        before = w.detach()  # the parameter's values before the update: the step's buffer, updated in place
+        opt.zero_grad()
+        (w * x).sum().backward()
+        opt.step()
+        if scheduler is not None:
+            scheduler.step()
+        return before, w.grad
+
+    train(np.array([1.0, 1.0]))  # traced: w is [0.5, 1.5] after it
+    old, old_grad = train(np.array([1.0, 1.0]))  # replayed
+    train(np.array([2.0, 2.0]))
+    assert_same(old.numpy(), [0.5, 1.5])
+    assert_same(old_grad.numpy(), [1.0, 1.0])
+    assert train.trace_count == 1
+
+
+def test_a_cotangent_the_caller_gives_is_read_on_every_call_never_folded():
+    """Equations of the step's own constants (the seed 1) are computed once; a cotangent the caller
+    closes over is read by reference on every call, so an edit in place is seen."""
+    G = np.array([1.0, 2.0])
+    w, w_e = tm.tensor([3.0, 4.0], requires_grad=True), tm.tensor([3.0, 4.0], requires_grad=True)
+
+    def make(w):
+        def step():
+            w.grad = None
+            (w * 2.0).backward(G)
+            return w.grad * 1.0
+
+        return step
+
+    compiled, eager = tm.compile(make(w)), make(w_e)
+    for value in (1.0, 5.0, -3.0):
+        G[:] = value
+        assert_same(compiled().numpy(), eager().numpy(), f"G = {value}")
+    assert compiled.trace_count == 1
+
+    counts = np.array([1, 2])  # converted to float by backward(): the trace holds for these values only
+    G_list = [1.0, 2.0]
+
+    def f(x):
+        return x * x
+
+    @tm.compile
+    def converted(x):
+        w.grad = None
+        (w * 2.0).backward(counts)
+        return w.grad * 1.0, tm.vjp(f, x)[1](G)[0], tm.vjp(f, x)[1](G_list)[0]
+
+    x = np.array([1.0, 3.0])
+    for value in (1, 4):
+        counts[:], G[:], G_list[0] = value, value, float(value)
+        got = converted(x)
+        assert_same(got[0].numpy(), [2.0 * value, 2.0 * value])
+        assert_same(got[1].numpy(), 2 * x * value)
+        assert_same(got[2].numpy(), [2.0 * value, 12.0])
+
+    @tm.compile
+    def mean_step(x):
+        w.grad = None
+        (w * x).mean().backward()
+        return w.grad
+
+    mean_step(np.ones(2))
+    assert "broadcast_to" not in str(mean_step.tape)  # the seed scaled by 1/n, computed once
+    assert_same(mean_step(np.array([4.0, 6.0])).numpy(), [2.0, 3.0])
+
+
+@pytest.mark.parametrize("backend", ["numpy", "numba"])
+def test_a_tensor_made_in_the_step_from_the_callers_array_follows_its_edits(backend):
+    """tm.tensor(X) inside the step copies X on every eager call: the replay reads X itself (a float
+    array), or traces again when a converted one (a list, integers) changed."""
+    X, counts = np.array([1.0, 2.0]), np.array([1, 2])
+
+    @tm.compile(backend=backend)
+    def step(x):
+        c = tm.tensor(X)
+        return c * x, c, tm.tensor(counts) * x
+
+    for value in (1.0, 5.0, -2.0):
+        X[:], counts[:] = value, int(value)
+        product, copy, converted = step(np.array([1.0, 3.0]))
+        assert_same(product.numpy(), [value, 3 * value])
+        assert_same(copy.numpy(), [value, value])
+        assert_same(converted.numpy(), [value, 3 * value])
+    X[:] = 0.0
+    assert_same(copy.numpy(), [-2.0, -2.0])  # what a call returned is its own
+
+
 # ---------------------------------------------------------------- guards
 
 

@@ -389,6 +389,10 @@ class Tensor:
                 "differentiably"
             )
         self._data = to_float_array(data, "tensor", dtype)
+        if _state.tracer is not None and not isinstance(data, (int, float, bool)):
+            # made inside a step tm.compile traces: the replay reads the caller's array itself, not this copy
+            same = type(data) is np.ndarray and data.dtype == self._data.dtype
+            _state.tracer.converted(data, self._data, "copy" if same else "operand")
         self.requires_grad = bool(requires_grad)
         self._grad = None
         self._node = None
@@ -790,6 +794,9 @@ def _seed(root, cotangent, create_graph, opname):
         if array.dtype.kind not in "fiub":
             raise DTypeError(f"{opname}: cotangent of dtype {array.dtype} is not a float array")
         seed = np.array(array, dtype=root.dtype)
+        if _state.tracer is not None:  # tm.compile reads the caller's cotangent itself at replay, not this copy
+            same = array is cotangent and array.dtype == seed.dtype
+            _state.tracer.converted(cotangent, seed, "copy" if same else "operand")
     if seed.shape != root.shape:
         raise ShapeError(
             f"{opname}: cotangent has shape {tuple(seed.shape)}, but the output has shape {root.shape}"

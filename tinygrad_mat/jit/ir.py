@@ -128,6 +128,7 @@ class Tape:
     def __init__(self):
         self.args = []       # Vars of the call's arrays, in the order the call flattens them
         self.consts = []     # (Var, array)
+        self.made = set()    # the constants the step made itself (seeds, zeros): read-only, nobody else's
         self.eqns = []       # Eqn, Read, Assign, Clear, Call, in the order the step ran them
         self.output = None   # the step's return value with Vars in place of its arrays
         self._counts = {}

@@ -114,17 +114,17 @@ class _Function:
             raise
 
 
-def _owned(tape):
+def _owned(tape, passing):
     """The bindings a numba replay updates in place, by id: parameters' data and gradients the step
-    writes (not an argument's), and the optimizer's state arrays (the optimizer's own, updated in place
-    as eagerly)."""
+    writes (not an argument's, not one it clears again: ``passing``), and the optimizer's state arrays
+    (the optimizer's own, updated in place as eagerly)."""
     owned = {}
     for item in tape.eqns:
         if isinstance(item, (Assign, Accumulate)) and item.binding.arg_index is None:
             binding = item.binding
             if isinstance(binding, Data) and binding.var is not None:
                 binding.owner = owned.setdefault(id(binding), OwnedData(binding.tensor))
-            elif isinstance(binding, Grad):
+            elif isinstance(binding, Grad) and id(binding) not in passing:
                 owned.setdefault(id(binding), OwnedGrad(binding.tensor))
             elif isinstance(binding, State) and binding.is_array and binding.var is not None:
                 owned.setdefault(id(binding), None)  # the state array itself, passed in and written
@@ -148,20 +148,47 @@ def build(tape, arg_is_tensor):
     body = [f"{v.name} = leaves[{i}]{'._data' if is_tensor else ''}" for i, (v, is_tensor) in enumerate(zip(tape.args, arg_is_tensor))]
     body += [f"{var.name} = {printer.name(float(value) if np.ndim(value) == 0 else value, 'C')}"
              for var, value in tape.consts]  # a number constant as numba takes it, once
-    owned = _owned(tape)
+    passing = numpy_backend.transient(tape)  # gradients cleared again: no buffer (numpy_backend.transient)
+    owned = _owned(tape, passing)
     returned = _output_vars(tape.output, [])
     segments = _segments(tape.eqns)
     for number, (items, call) in enumerate(segments):
         after = {v.name for s in segments[number + 1:] for item in s[0] for v in _used(item)} | {v.name for v in returned}
-        names, lines, writes, effects, needed, finished = {}, [], [], [], [], []
-        for item in items:
+        names, lines, writes, effects, needed, finished, held = {}, [], [], [], [], [], {}
+        for position, item in enumerate(items):
             binding = getattr(item, "binding", None)
+            if id(binding) in passing and isinstance(item, (Assign, Accumulate, Clear)):
+                # a gradient the step clears again (all its writes and that Clear lie in this run):
+                # summed inside the function, never stored
+                if isinstance(item, Clear):
+                    held[id(binding)] = "None"
+                    if not any(getattr(i, "binding", None) is binding for i in items[position + 1:]):
+                        effects.append(numpy_backend.write_source(printer, item))
+                    continue
+                value = numpy_backend.Printer.value(printer, item.var)
+                if isinstance(item, Accumulate):
+                    before, summed = held.get(id(binding)), f"s_{item.var.name}"
+                    if before is None:  # what the gradient held when the call began, read in Python
+                        before = f"h_{item.var.name}"
+                        tensor = numpy_backend.target(printer, binding)
+                        body.append(f"{before} = None if {tensor}._grad is None else {tensor}._grad._data")
+                        needed.append(before)
+                        lines.append(f"{summed} = ({value} if {before} is None else {before} + {value})")
+                    else:
+                        lines.append(f"{summed} = {value}" if before == "None" else f"{summed} = {before} + {value}")
+                    value = summed
+                held[id(binding)] = binding.summed = value
+                if isinstance(item.var, Var):
+                    needed.append(item.var.name)
+                continue
             if isinstance(item, Read):
                 helper = owned.get(id(binding))
                 if isinstance(binding, Data) and helper is not None:  # the step's buffer of the parameter
                     buffer = f"b_{item.var.name}"
                     body.append(f"{buffer} = {printer.name(helper, 'OWN')}.prepare()")
-                    lines.append(f"{item.var.name} = {buffer}[0]" if item.var.shape == () else f"{item.var.name} = {buffer}")
+                    # returned: a copy, taken before the function writes the buffer
+                    view = f"{buffer}.copy()" if item.var in returned else buffer
+                    lines.append(f"{item.var.name} = {buffer}[0]" if item.var.shape == () else f"{item.var.name} = {view}")
                     needed.append(buffer)
                     binding.buffer = buffer
                 elif isinstance(binding, State) and id(binding) in owned and item.var.shape == ():
@@ -170,7 +197,7 @@ def build(tape, arg_is_tensor):
                     lines.append(f"{item.var.name} = {buffer}[0]")
                     needed.append(buffer)
                     binding.buffer = buffer
-                elif isinstance(binding, Grad) and id(binding) in owned and hasattr(binding, "summed"):
+                elif isinstance(binding, Grad) and getattr(binding, "summed", None) is not None:
                     lines.append(f"{item.var.name} = {binding.summed}")  # the gradient just summed
                 else:
                     body.append(f"{item.var.name} = {numpy_backend.read_source(printer, binding)}")

@@ -5,6 +5,8 @@ made); reads and effects are plain attribute and item accesses. The function's s
 (``Compiled.source``) so a reader can see what a replay does.
 """
 import builtins
+import re
+import sys
 
 import numpy as np
 
@@ -43,8 +45,13 @@ class Printer:
         return self.name(x, "K")
 
 
-def _wrap(array):
-    """A returned value as a Tensor of its own (never an array a later call writes)."""
+def _wrap(array, _refs=sys.getrefcount):
+    """A returned value as a Tensor of its own (never an array a later call writes). A new array that
+    only the replay's list of returned values holds is wrapped as it is; anything else (a view, a
+    buffer, a constant, an argument, a value returned twice) is copied. References counted: the list's,
+    this call's parameter and getrefcount's own."""
+    if type(array) is np.ndarray and array.base is None and _refs(array) <= 3:
+        return Tensor._wrap(array)
     return Tensor._wrap(np.array(array))
 
 
@@ -120,7 +127,10 @@ def write_source(printer, effect):
 def equation_source(printer, eqn):
     ins = ", ".join(printer.value(x) for x in eqn.ins)
     params = "".join(f", {k}={printer.value(v)}" for k, v in eqn.params.items())
-    if eqn.op.ufunc is not None and not eqn.params and type(eqn.op).forward is not None and _plain_ufunc(eqn.op):
+    inline = eqn.op.lowering_is_numpy and eqn.op.lower_forward([printer.value(x) for x in eqn.ins], list(eqn.ins), eqn.params)
+    if inline:
+        call = inline
+    elif eqn.op.ufunc is not None and not eqn.params and type(eqn.op).forward is not None and _plain_ufunc(eqn.op):
         call = f"{printer.name(eqn.op.ufunc, 'U')}({ins})"  # numpy's ufunc itself: no Python layer
     else:
         call = f"{printer.name(eqn.op.forward, 'F')}({ins}{params})"
@@ -145,9 +155,45 @@ def _plain_ufunc(op):
 _PLAIN = {}
 
 
-def output_source(printer, obj):
+def _before_writes(tape, views):
+    """A parameter's values from before its update that the step returns, copied before the buffer
+    they view is written (once: ``views`` forgets them)."""
+    returned = [v for v in dict.fromkeys(_vars(tape.output, [])) if v in views]
+    views.difference_update(returned)
+    return [f"{v.name} = np.array({v.name})" for v in returned]
+
+
+def returning(printer, output, body):
+    """The replay's last lines: the returned arrays gathered, every other local name dropped, so that
+    a new array only the output holds is wrapped without a copy (``_wrap`` counts references)."""
+    returned = list(dict.fromkeys(v.name for v in _vars(output, [])))
+    if not returned:
+        return [f"return {output_source(printer, output)}"]
+    local = [m.group(1) for m in map(_ASSIGNED.match, body) if m is not None]
+    dropped = [name for name in dict.fromkeys(local) if name != "leaves"]
+    lines = [f"_out = [{', '.join(returned)}]"]
+    lines += [f"del {', '.join(dropped)}"] if dropped else []
+    return lines + [f"return {output_source(printer, output, {name: f'_out[{i}]' for i, name in enumerate(returned)})}"]
+
+
+_ASSIGNED = re.compile(r"(\w+) = ")
+
+
+def _vars(obj, found):
     if isinstance(obj, Var):
-        return f"_wrap({obj.name})"
+        found.append(obj)
+    elif type(obj) in (list, tuple) and not (len(obj) == 2 and obj[0] in ("object", "grad", "arg")):
+        for o in obj:
+            _vars(o, found)
+    elif type(obj) is dict:
+        for o in obj.values():
+            _vars(o, found)
+    return found
+
+
+def output_source(printer, obj, names=None):
+    if isinstance(obj, Var):
+        return f"_wrap({obj.name if names is None else names[obj.name]})"
     if type(obj) is tuple and len(obj) == 2 and obj[0] == "grad":
         return f"{target(printer, obj[1])}._grad"
     if type(obj) is tuple and len(obj) == 2 and obj[0] == "arg":
@@ -155,9 +201,9 @@ def output_source(printer, obj):
     if type(obj) is tuple and len(obj) == 2 and obj[0] == "object":
         return printer.value(obj[1]) if obj[1] is None or isinstance(obj[1], (bool, int, float, str)) else printer.name(obj[1], "R")
     if type(obj) in (list, tuple):
-        items = [output_source(printer, o) for o in obj]
+        items = [output_source(printer, o, names) for o in obj]
         return ("(" + "".join(i + ", " for i in items) + ")") if type(obj) is tuple else "[" + ", ".join(items) + "]"
-    return "{" + ", ".join(f"{printer.value(k)}: {output_source(printer, v)}" for k, v in obj.items()) + "}"
+    return "{" + ", ".join(f"{printer.value(k)}: {output_source(printer, v, names)}" for k, v in obj.items()) + "}"
 
 
 def explained(replay, eqn_at_line):
@@ -179,15 +225,34 @@ def explained(replay, eqn_at_line):
     return run
 
 
-def _owners(tape):
-    """Parameters' data and gradients the replay writes in place (``owned.py``), by binding id."""
+def transient(tape):
+    """Ids of the gradient bindings the step clears after its last write (``grads = [w.grad ...];
+    w.grad = None``), with no opaque call in between: their values never outlive the call, so they
+    get no buffer; a read of one is the value just computed."""
+    first_write, last, calls = {}, {}, []
+    for position, item in enumerate(tape.eqns):
+        binding = getattr(item, "binding", None)
+        if isinstance(binding, Grad) and binding.arg_index is None:
+            if isinstance(item, (Assign, Accumulate)):
+                first_write.setdefault(id(binding), position)
+            last[id(binding)] = (position, item)
+        elif isinstance(item, Call):
+            calls.append(position)
+    return {key for key, (position, item) in last.items()
+            if isinstance(item, Clear) and key in first_write
+            and not any(first_write[key] < call < position for call in calls)}
+
+
+def _owners(tape, passing):
+    """Parameters' data and gradients the replay writes in place (``owned.py``), by binding id; the
+    ``passing`` gradients excepted."""
     owners = {}
     for item in tape.eqns:
         if isinstance(item, (Assign, Accumulate)) and item.binding.arg_index is None:
             binding = item.binding
             if isinstance(binding, Data) and getattr(binding, "var", None) is not None:
                 binding.owner = owners.setdefault(id(binding), OwnedData(binding.tensor))
-            elif isinstance(binding, Grad):
+            elif isinstance(binding, Grad) and id(binding) not in passing:
                 owners.setdefault(id(binding), OwnedGrad(binding.tensor))
     return owners
 
@@ -200,16 +265,34 @@ def build(tape, arg_is_tensor):
     body = [f"{v.name} = leaves[{i}]{'._data' if is_tensor else ''}" for i, (v, is_tensor) in enumerate(zip(tape.args, arg_is_tensor))]
     for var, value in tape.consts:
         body.append(f"{var.name} = {printer.name(value, 'C')}")
-    owners, deferred, eqn_at_line = _owners(tape), [], {}
+    passing = transient(tape)
+    owners, deferred, eqn_at_line, held, views = _owners(tape, passing), [], {}, {}, set()
     for item in tape.eqns:
         binding = getattr(item, "binding", None)
         owner = owners.get(id(binding))
+        if id(binding) in passing and not isinstance(item, Read):  # a gradient that never outlives the call
+            if isinstance(item, Clear):
+                held[id(binding)] = "None"
+                body.append(write_source(printer, item))
+                continue
+            value = printer.value(item.var)
+            if isinstance(item, Accumulate):
+                before, summed = held.get(id(binding)), f"summed_{item.var.name}"
+                if before is None:  # what the gradient held when the call began
+                    tensor = target(printer, binding)
+                    body.append(f"{summed} = {value} if {tensor}._grad is None else {tensor}._grad._data + {value}")
+                else:
+                    body.append(f"{summed} = {value}" if before == "None" else f"{summed} = {before} + {value}")
+                value = summed
+            held[id(binding)] = binding.summed = value
+            continue
         if isinstance(item, Eqn):
             eqn_at_line[len(body) + 2] = item  # line 1 is the def
             body.append(equation_source(printer, item))
         elif isinstance(item, Read) and isinstance(owner, OwnedData):
             name = printer.name(owner, "OWN")
             body.append(f"{item.var.name} = {name}.view if {name}.prepare() is not None else None")
+            views.add(item.var)
         elif isinstance(item, (Assign, Accumulate)) and owner is not None:
             name, value = printer.name(owner, "OWN"), printer.value(item.var)
             if isinstance(owner, OwnedData):
@@ -229,7 +312,7 @@ def build(tape, arg_is_tensor):
         elif isinstance(item, Read):
             body.append(f"{item.var.name} = {read_source(printer, binding)}")
         elif isinstance(item, Call):
-            body += deferred + [f"{printer.name(item.function, 'CALL')}()"]
+            body += _before_writes(tape, views) + deferred + [f"{printer.name(item.function, 'CALL')}()"]
             deferred = []
         elif isinstance(item, Clear) and owner is not None:
             if not any(getattr(later, "binding", None) is binding for later in tape.eqns[tape.eqns.index(item) + 1:]):
@@ -237,8 +320,8 @@ def build(tape, arg_is_tensor):
             # else: zero_grad, then the step's own gradient, which is written anyway
         else:
             body.append(write_source(printer, item))
-    body += deferred
-    body.append(f"return {output_source(printer, tape.output)}")
+    body += _before_writes(tape, views) + deferred
+    body += returning(printer, tape.output, body)
     source = "def replay(leaves):\n" + "".join(f"    {line}\n" for line in body)
     exec(builtins.compile(source, "<tm.compile replay>", "exec"), printer.scope)
     return explained(printer.scope["replay"], eqn_at_line), source

@@ -2,7 +2,11 @@
 
 * ``common`` gives one variable to equations that compute the same thing twice (the backward pass of
   ``x * x`` multiplies Z̄ by x twice);
-* ``dead`` drops equations whose results nothing uses (a rule's reshape of an input it did not need).
+* ``fold`` computes once, when the step is built, the equations of constants the step made itself
+  (the seed 1 of ``backward()`` scaled by ``mean``'s 1/n and broadcast: the same on every call); a
+  constant the caller gave is read by reference and never folded (an edit in place must be seen);
+* ``dead`` drops equations whose results nothing uses (a rule's reshape of an input it did not need),
+  and constants nothing reads.
 
 Equations are pure: an op's forward reads its operands and makes its output; reads and effects stay
 in their order.
@@ -58,6 +62,30 @@ def common(tape):
     tape.output = _rename_output(tape.output, renamed)
 
 
+def fold(tape):
+    """Equations whose operands are all constants the step made (``tape.made``) or numbers, replaced by
+    their value, computed now by the op's forward as the replay would."""
+    values = {var: value for var, value in tape.consts}
+    kept = []
+    for item in tape.eqns:
+        if (isinstance(item, Eqn) and not _vars_in(item.params, set())
+                and all(not isinstance(x, Var) or x in tape.made for x in item.ins)):
+            try:
+                with np.errstate(all="ignore"):  # the trace ran it already: it warned then, if at all
+                    value = np.asarray(item.op.forward(*[values[x] if isinstance(x, Var) else x for x in item.ins],
+                                                       **item.params))
+            except Exception:  # left to the replay, which raises as eager does
+                value = None
+            if value is not None and value.shape == item.out.shape and value.dtype == item.out.dtype:
+                value.setflags(write=False)
+                tape.consts.append((item.out, value))
+                tape.made.add(item.out)
+                values[item.out] = value
+                continue
+        kept.append(item)
+    tape.eqns = kept
+
+
 def _rename_output(obj, renamed):
     if isinstance(obj, Var):
         return renamed.get(obj, obj)
@@ -94,9 +122,11 @@ def dead(tape):
             _vars_in(item.var, live)
         kept.append(item)
     tape.eqns = kept[::-1]
+    tape.consts = [(var, value) for var, value in tape.consts if var in live]
 
 
 def simplify(tape):
+    fold(tape)
     common(tape)
     dead(tape)
     return tape

@@ -31,6 +31,7 @@ class Tracer:
         self.unchanged = set()  # ids of leaves and arguments not rebound so far (their values may be guarded)
         self.guards = []        # (expression that must hold, {placeholder: object}); see guard()
         self.derived = {}       # id(array an op uses) -> (the array it was made from, how)
+        self.value_guarded = set()  # ids of converted originals whose values a guard holds
         self.arg_index = {}
         self.arguments = list(arguments)
         self.originals = list(originals)
@@ -71,6 +72,9 @@ class Tracer:
         found = self.var_of.get(id(t))
         if found is not None:
             return found
+        if id(t._data) in self.derived:  # a Tensor around an array converted from the caller's (a cotangent)
+            var = self.var_of[id(t)] = self.constant(t._data)
+            return var
         if t._node is not None:
             raise CompileError(
                 f"compile: an op in the step reads a Tensor made outside the step by {t._node.op.name}, with its "
@@ -124,6 +128,10 @@ class Tracer:
                 out = self.tape.var("temp", array.shape, array.dtype)
                 self.tape.eqns.append(Eqn(_CAST, (arg,), out, {"dtype": array.dtype}))
                 return out
+            if not isinstance(original, (int, float, bool, complex)) and id(original) not in self.value_guarded:
+                # converted from an array or a list the caller may edit in place: a trace holds for these values
+                self.value_guarded.add(id(original))
+                self.guard("_same({o}, {v})", o=original, v=np.array(original))
         for var, value in self.tape.consts:
             if value is array:
                 return var
@@ -330,7 +338,9 @@ class Tracer:
     def constant_tensor(self, array):
         """A Tensor of constant values the step made (zeros of a first step's state)."""
         t = Tensor._wrap(array)
-        self.var_of[id(t)] = self.constant(array)
+        self.var_of[id(t)] = var = self.constant(array)
+        if var.kind == "const":
+            self.tape.made.add(var)  # its values are fixed: equations of it alone are computed once (rewrite.fold)
         self.alive.append(t)
         return t
 
@@ -345,6 +355,8 @@ class Tracer:
                     return ("grad", binding)
             if id(obj) in self.arg_index:
                 return ("arg", self.arg_index[id(obj)])
+            if id(obj._data) in self.derived:  # made in the step from the caller's array (tm.tensor(X))
+                return self.var(obj)
             if id(obj) in self.made:
                 if obj._node is not None and obj._node.inputs is not None:
                     raise CompileError(

@@ -134,6 +134,7 @@ class Op(Record):
     # forward only (the backward pass is made of the same primitives). None: this op has no lowering,
     # and the backend refuses the step, naming the op.
     lowering_limits = ""  # where a lowered op still has none (the op table's numba column says)
+    lowering_is_numpy = False  # True: the lowering is plain numpy too, and the numpy backend writes it inline
 
     @property
     def lowered_op(self):

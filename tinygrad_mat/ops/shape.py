@@ -119,6 +119,7 @@ class Transpose(Linear):
 
     name, method, method_varargs = "transpose", "transpose", True
     lowering_limits = "matrices"
+    lowering_is_numpy = True  # x.T: an attribute, no call
     numpy = {np.transpose: {}}
     vjp_text = "X̄ = Z̄ with the axes permuted back (for a matrix: X̄ = Z̄ᵀ)"
     jvp_text = "Ż = Ẋ with the axes permuted (for a matrix: Ż = Ẋᵀ)"
