@@ -5,6 +5,9 @@
 * ``fold`` computes once, when the step is built, the equations of constants the step made itself
   (the seed 1 of ``backward()`` scaled by ``mean``'s 1/n and broadcast: the same on every call); a
   constant the caller gave is read by reference and never folded (an edit in place must be seen);
+* ``identities`` drops multiplications by one (the seed 1 of a sum's rule, broadcast: a full pass over
+  the data for nothing) and powers of one, where the other operand already has the result's shape
+  and dtype;
 * ``dead`` drops equations whose results nothing uses (a rule's reshape of an input it did not need),
   and constants nothing reads.
 
@@ -86,6 +89,38 @@ def fold(tape):
     tape.eqns = kept
 
 
+def _is_one(x, values):
+    """True for the number 1 and for a constant the step made whose every entry is 1."""
+    if isinstance(x, Var):
+        value = values.get(x)
+        return value is not None and value.size > 0 and bool(np.all(value == 1))
+    return type(x) is float and x == 1.0
+
+
+def identities(tape):
+    """``x * 1``, ``1 * x`` and ``x ** 1`` replaced by x where x has the result's shape and dtype."""
+    values = {var: value for var, value in tape.consts if var in tape.made}
+    renamed, kept = {}, []
+    for item in tape.eqns:
+        if isinstance(item, Eqn):
+            item.ins = tuple(_substitute(x, renamed) for x in item.ins)
+            item.params = {k: _substitute(v, renamed) for k, v in item.params.items()}
+            name, ins = item.op.name, item.ins
+            same = None
+            if name == "mul" and len(ins) == 2:
+                same = ins[1] if _is_one(ins[0], values) else (ins[0] if _is_one(ins[1], values) else None)
+            elif name == "pow" and len(ins) == 2 and _is_one(ins[1], {}):
+                same = ins[0]
+            if (isinstance(same, Var) and same.shape == item.out.shape and same.dtype == item.out.dtype):
+                renamed[item.out] = same
+                continue
+        elif isinstance(item, (Assign, Accumulate)):
+            item.var = _substitute(item.var, renamed)
+        kept.append(item)
+    tape.eqns = kept
+    tape.output = _rename_output(tape.output, renamed)
+
+
 def _rename_output(obj, renamed):
     if isinstance(obj, Var):
         return renamed.get(obj, obj)
@@ -127,6 +162,7 @@ def dead(tape):
 
 def simplify(tape):
     fold(tape)
+    identities(tape)
     common(tape)
     dead(tape)
     return tape

@@ -133,6 +133,9 @@ class Neg(Linear):
         return (-g,)
 
 
+_ONE = object()  # Pow's derivative in x for the exponent 1: the cotangent passes as it is
+
+
 @register
 class Pow(Op):
     """x ** y elementwise; either may be a constant (x ** 3, 2 ** x) or both Tensors.
@@ -165,8 +168,10 @@ class Pow(Op):
         """Y ⊙ X^(Y−1), and 0 where X = Y = 0 (not 0 · X^(−1) = NaN). A Python number exponent (x ** 2)
         needs no mask; an array one gets it from comparison ops, never from values read out, so a
         recorded or compiled pass recomputes it for new values."""
-        if type(y) is float:
-            return None if y == 0.0 else y * x ** (y - 1.0)
+        if type(y) is float:  # x ** 2 and x ** 1 (a square, a norm squared): no power computed
+            if y == 0.0 or y == 1.0:
+                return None if y == 0.0 else _ONE
+            return 2.0 * x if y == 2.0 else y * x ** (y - 1.0)
         both_zero = xp.eq(y, 0.0) * xp.eq(x, 0.0)
         # A safe exponent there keeps every branch finite, so no NaN leaks into derivatives of this
         # rule (the masked branch would otherwise get 0 · inf).
@@ -184,7 +189,7 @@ class Pow(Op):
         gx = gy = None
         if needs[0]:
             d = self._d_base(xp, x, y)
-            gx = None if d is None else g * d
+            gx = None if d is None else (g if d is _ONE else g * d)
         if needs[1]:
             gy = g * self._d_exponent(xp, x, out)
         return gx, gy
@@ -199,7 +204,7 @@ class Pow(Op):
         term_x = term_y = None
         if dx is not None:
             d = self._d_base(xp, x, y)
-            term_x = None if d is None else d * dx
+            term_x = None if d is None else (dx if d is _ONE else d * dx)
         if dy is not None:
             term_y = self._d_exponent(xp, x, out) * dy
         return add_optional(term_x, term_y)
