@@ -363,6 +363,53 @@ def test_a_tensor_made_in_the_step_from_the_callers_array_follows_its_edits(back
     assert_same(copy.numpy(), [-2.0, -2.0])  # what a call returned is its own
 
 
+@pytest.fixture
+def every_temporary_in_a_buffer(monkeypatch):
+    from tinygrad_mat.jit import buffers
+
+    monkeypatch.setattr(buffers, "MIN_ENTRIES", 1)
+
+
+def test_a_view_keeps_its_planned_buffer_alive(every_temporary_in_a_buffer):
+    """A transpose is a view of a buffer the replay writes later values into: the buffer is not reused
+    while the view is read, nor while an effect at the end of the step still reads it."""
+    w = tm.tensor(np.zeros((3, 3)), requires_grad=True)
+
+    def step(x):
+        a = x * 2.0
+        view = a.T
+        w.grad = (x * 5.0).T  # written into the gradient's buffer at the end of the step
+        b = x * 3.0  # computed while `view` is still to be read
+        c = x * 4.0
+        return view * b + c
+
+    compiled = tm.compile(step)
+    for i in range(3):
+        x = np.arange(9.0).reshape(3, 3) + i
+        out = compiled(tm.tensor(x))
+        assert_same(out.numpy(), 2 * x.T * 3 * x + 4 * x, f"call {i}")
+        assert_same(w.grad.numpy(), 5 * x.T, f"call {i}")
+    assert "out=B" in compiled.source
+
+
+def test_the_buffer_plan_is_not_shared_by_two_calls_at_once(every_temporary_in_a_buffer):
+    """While one call holds the trace's buffers (another thread's), a call gets buffers of its own."""
+    @tm.compile
+    def f(x):
+        return (x * 2.0 + 1.0) * 3.0
+
+    x = np.array([1.0, 2.0])
+    f(tm.tensor(x))
+    f(tm.tensor(x))
+    generated = next(c.cell_contents for c in f.last.replay.__closure__ if callable(c.cell_contents))
+    arena = generated.__globals__["ARENA"]
+    held = arena.take()  # as a call in progress would
+    for b in held:
+        b[...] = np.nan
+    assert_same(f(tm.tensor(x)).numpy(), (2 * x + 1) * 3)
+    assert all(np.isnan(b).all() for b in held)
+
+
 # ---------------------------------------------------------------- guards
 
 

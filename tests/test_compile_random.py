@@ -88,3 +88,13 @@ def test_random_steps_compiled_with_numpy_equal_eager(seed):
 @pytest.mark.parametrize("seed", range(60, 68))  # each numba program compiles a function (about 2 s)
 def test_random_steps_compiled_with_numba_equal_eager(seed):
     check(seed, "numba")
+
+
+@pytest.mark.parametrize("seed", range(60))
+def test_random_steps_with_every_temporary_in_a_planned_buffer_equal_eager(seed, monkeypatch):
+    """The numpy backend's buffer plan (jit/buffers.py), made to cover every temporary: a buffer
+    reused while a value or a view of it is still read would show here."""
+    from tinygrad_mat.jit import buffers
+
+    monkeypatch.setattr(buffers, "MIN_ENTRIES", 1)
+    check(seed, "numpy")

@@ -11,6 +11,7 @@ import sys
 import numpy as np
 
 from ..tensor import Tensor
+from . import buffers
 from .bindings import Data, Grad, NewState, Option, State
 from .ir import Accumulate, Assign, Call, Clear, Eqn, Read, Var
 from .owned import OwnedData, OwnedGrad
@@ -124,14 +125,28 @@ def write_source(printer, effect):
     return f"{entry} = _count({value}, {entry})"
 
 
-def equation_source(printer, eqn):
+def _inline(printer, eqn):
+    """The record's lowering written inline (``x.T``), or None."""
+    if not eqn.op.lowering_is_numpy:
+        return None
+    return eqn.op.lower_forward([printer.value(x) for x in eqn.ins], list(eqn.ins), eqn.params)
+
+
+def _ufunc_call(eqn):
+    """True when the equation is written as a call of numpy's ufunc itself (which takes ``out=``)."""
+    return (not eqn.op.lowering_is_numpy and eqn.op.ufunc is not None and not eqn.params
+            and type(eqn.op).forward is not None and _plain_ufunc(eqn.op))
+
+
+def equation_source(printer, eqn, buffer=None):
     ins = ", ".join(printer.value(x) for x in eqn.ins)
     params = "".join(f", {k}={printer.value(v)}" for k, v in eqn.params.items())
-    inline = eqn.op.lowering_is_numpy and eqn.op.lower_forward([printer.value(x) for x in eqn.ins], list(eqn.ins), eqn.params)
+    inline = _inline(printer, eqn)
     if inline:
         call = inline
-    elif eqn.op.ufunc is not None and not eqn.params and type(eqn.op).forward is not None and _plain_ufunc(eqn.op):
-        call = f"{printer.name(eqn.op.ufunc, 'U')}({ins})"  # numpy's ufunc itself: no Python layer
+    elif _ufunc_call(eqn):
+        out = "" if buffer is None else f", out={buffer}"  # a planned buffer (buffers.py)
+        call = f"{printer.name(eqn.op.ufunc, 'U')}({ins}{out})"  # numpy's ufunc itself: no Python layer
     else:
         call = f"{printer.name(eqn.op.forward, 'F')}({ins}{params})"
     return f"{eqn.out.name} = {'_asarray(' + call + ')' if eqn.out.shape == () else call}"
@@ -265,6 +280,11 @@ def build(tape, arg_is_tensor):
     body = [f"{v.name} = leaves[{i}]{'._data' if is_tensor else ''}" for i, (v, is_tensor) in enumerate(zip(tape.args, arg_is_tensor))]
     for var, value in tape.consts:
         body.append(f"{var.name} = {printer.name(value, 'C')}")
+    assigned, specs = buffers.plan(tape.eqns, _vars(tape.output, []), _ufunc_call)
+    if specs:  # large temporaries written into the trace's buffers: nothing allocated per call
+        printer.scope["ARENA"] = buffers.Arena(specs)
+        body.append(f"_buffers = ARENA.take()")
+        body.append("".join(f"B{i}, " for i in range(len(specs))) + "= _buffers")
     passing = transient(tape)
     owners, deferred, eqn_at_line, held, views = _owners(tape, passing), [], {}, {}, set()
     for item in tape.eqns:
@@ -288,7 +308,7 @@ def build(tape, arg_is_tensor):
             continue
         if isinstance(item, Eqn):
             eqn_at_line[len(body) + 2] = item  # line 1 is the def
-            body.append(equation_source(printer, item))
+            body.append(equation_source(printer, item, None if item.out not in assigned else f"B{assigned[item.out]}"))
         elif isinstance(item, Read) and isinstance(owner, OwnedData):
             name = printer.name(owner, "OWN")
             body.append(f"{item.var.name} = {name}.view if {name}.prepare() is not None else None")
@@ -321,6 +341,8 @@ def build(tape, arg_is_tensor):
         else:
             body.append(write_source(printer, item))
     body += _before_writes(tape, views) + deferred
+    if specs:
+        body.append("ARENA.give(_buffers)")
     body += returning(printer, tape.output, body)
     source = "def replay(leaves):\n" + "".join(f"    {line}\n" for line in body)
     exec(builtins.compile(source, "<tm.compile replay>", "exec"), printer.scope)

@@ -135,6 +135,7 @@ class Op(Record):
     # and the backend refuses the step, naming the op.
     lowering_limits = ""  # where a lowered op still has none (the op table's numba column says)
     lowering_is_numpy = False  # True: the lowering is plain numpy too, and the numpy backend writes it inline
+    may_return_a_view = True  # the forward may give a view of an operand (tm.compile's buffer plan assumes it does)
 
     @property
     def lowered_op(self):

@@ -30,6 +30,8 @@ def _after_batch(axis, ndim):
 class _Reduction:
     """The signature every reduction shares: (x, axis=None, keepdims=False), as numpy's."""
 
+    may_return_a_view = False  # a reduction makes a new array
+
     def prepare(self, x, axis=None, keepdims=False):
         return (x,), {"axis": normalize_axes(axis, ndim_of(x), self.name), "keepdims": bool(keepdims)}
 
