@@ -410,6 +410,50 @@ def test_the_buffer_plan_is_not_shared_by_two_calls_at_once(every_temporary_in_a
     assert all(np.isnan(b).all() for b in held)
 
 
+def test_squares_and_multiplications_by_one_cost_no_pass_over_the_data():
+    """d‖Xw − y‖²/dw = 2Xᵀ(Xw − y): the rule of x ** 2 computes 2r (no power), and the sum's seed of
+    ones is not multiplied in; the replay equals the closed form."""
+    rng = np.random.default_rng(3)
+    X, y = rng.standard_normal((50, 3)), rng.standard_normal(50)
+    w = tm.tensor(np.zeros(3), requires_grad=True)
+
+    @tm.compile
+    def step(x):
+        w.grad = None
+        loss = ((x @ w - y) ** 2.0).sum()
+        loss.backward()
+        return loss, w.grad
+
+    step(X)
+    over_rows = [line for line in str(step.tape).splitlines() if ":f64[50]" in line and "const" not in line]
+    assert [line.split()[2] for line in over_rows] == ["matmul", "sub", "pow", "mul"], over_rows  # r, r², 2r
+    for values in ([1.0, -2.0, 0.5], [3.0, 0.0, 1.0]):
+        w.data = np.array(values)
+        loss, grad = step(X)
+        r = X @ np.array(values) - y
+        np.testing.assert_allclose(loss.numpy(), r @ r, rtol=1e-12)
+        np.testing.assert_allclose(grad.numpy(), 2 * X.T @ r, rtol=1e-12)
+
+
+@pytest.mark.parametrize("backend", ["numpy", "numba"])
+def test_a_closed_over_matrix_edited_in_place_is_seen_by_the_backward_pass(backend):
+    """The rule of X @ w computes Xᵀ from the constant X: an op of the replay, never a value of the trace."""
+    rng = np.random.default_rng(4)
+    X, y = rng.standard_normal((50, 3)), rng.standard_normal(50)
+    w = tm.tensor(np.ones(3), requires_grad=True)
+
+    @tm.compile(backend=backend)
+    def step():
+        w.grad = None
+        ((X @ w - y) ** 2.0).sum().backward()
+        return w.grad
+
+    step()
+    step()
+    X[:] = rng.standard_normal((50, 3))
+    np.testing.assert_allclose(step().numpy(), 2 * X.T @ (X @ np.ones(3) - y), rtol=1e-12)
+
+
 # ---------------------------------------------------------------- guards
 
 

@@ -326,6 +326,9 @@ def propagate(root, seed, xp, targets=None, retain_graph=False, create_graph=Fal
                 if create_graph or traced:
                     _check_not_rebound(tensor, node)
                     inputs, out = parents, tensor
+                    if traced:  # a float constant as a Tensor: what the rule computes from it (Xᵀ) is an op too
+                        inputs = tuple(xp.constant(p) if type(p) is np.ndarray and p.dtype.kind == "f" else p
+                                       for p in parents)
                 else:
                     inputs, out = node.saved, node.out
                 op = node.op

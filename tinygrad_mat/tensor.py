@@ -314,7 +314,11 @@ def as_tensor(x, opname="as_tensor"):
 
 
 def _constant_tensor(array):
-    return Tensor._wrap(np.array(array))
+    copy = np.array(array)
+    if _state.tracer is not None:  # tm.compile reads the caller's array itself at replay, not this copy
+        same = type(array) is np.ndarray and array.dtype == copy.dtype
+        _state.tracer.converted(array, copy, "copy" if same else "operand")
+    return Tensor._wrap(copy)
 
 
 # ---------------------------------------------------------------- values out of a traced computation

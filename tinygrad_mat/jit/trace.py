@@ -73,6 +73,7 @@ class Tracer:
         if found is not None:
             return found
         if id(t._data) in self.derived:  # a Tensor around an array converted from the caller's (a cotangent)
+            self.alive.append(t)  # var_of is by id: the Tensor must outlive the trace
             var = self.var_of[id(t)] = self.constant(t._data)
             return var
         if t._node is not None:
