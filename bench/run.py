@@ -62,8 +62,8 @@ def run_suites(profile, threads, out_json, malloc="default"):
     subprocess.run(command, env=thread_env(threads, profile, malloc), cwd=ROOT, check=True)
 
 
-def _python(code, env):
-    out = subprocess.run([sys.executable, "-c", code], env=env, cwd=tempfile.gettempdir(), capture_output=True,
+def _python(code, env, *args):
+    out = subprocess.run([sys.executable, "-c", code, *args], env=env, cwd=tempfile.gettempdir(), capture_output=True,
                          text=True, check=True)
     return out.stdout.strip()
 
@@ -105,32 +105,46 @@ t = time.perf_counter(); compiled(X, y); compiled(X, y); print(time.perf_counter
 """
 
 
-# A user's script, as it runs on its own: the least-squares gradient step on 10⁵ × 3 data, timed in a
-# fresh process. Inside the long benchmark process the allocator has been warmed by larger arrays.
+# A user's script, as it runs on its own: a least-squares SGD step on 10⁵ × 3 data, each implementation in a
+# fresh process of its own. Inside the long benchmark process the allocator has been warmed by larger arrays.
 FRESH_SCRIPT = """
-import json, statistics, timeit
+import json, statistics, sys, timeit
 import numpy as np, tinygrad_mat as tm
 rng = np.random.default_rng(0)
 X, W, Y = rng.standard_normal((100_000, 3)), rng.standard_normal((3, 1)), rng.standard_normal((100_000, 1))
-w = tm.tensor(W, requires_grad=True)
-def tinygrad_mat_step():
-    (tm.norm(X @ w - Y) ** 2).backward()
-    w.grad = None
+def tinygrad_mat_step(backend=None):
+    w = tm.tensor(W, requires_grad=True)
+    opt = tm.optim.SGD([w], lr=1e-6)
+    def step():
+        opt.zero_grad()
+        loss = ((X @ w - Y) ** 2).sum()
+        loss.backward()
+        opt.step()
+        return loss
+    return step if backend is None else tm.compile(step, backend=backend)
+state = {"W": W.copy()}
 def numpy_by_hand():
-    return 2 * (X.T @ (X @ W - Y))
+    r = X @ state["W"] - Y
+    state["W"] = state["W"] - 1e-6 * (2 * (X.T @ r))
+    return (r * r).sum()
+step = {"numpy by hand": lambda: numpy_by_hand, "tinygrad_mat": tinygrad_mat_step,
+        "tinygrad_mat compiled": lambda: tinygrad_mat_step("numpy"),
+        "tinygrad_mat compiled (numba)": lambda: tinygrad_mat_step("numba")}[sys.argv[1]]()
 for _ in range(5):
-    tinygrad_mat_step(), numpy_by_hand()
-time = lambda f: statistics.median(timeit.repeat(f, number=10, repeat=15)) / 10
-print(json.dumps({"tinygrad_mat": time(tinygrad_mat_step), "numpy by hand": time(numpy_by_hand)}))
+    step()
+print(json.dumps(statistics.median(timeit.repeat(step, number=10, repeat=15)) / 10))
 """
+FRESH_IMPLEMENTATIONS = ("numpy by hand", "tinygrad_mat", "tinygrad_mat compiled", "tinygrad_mat compiled (numba)")
 
 
 def fresh_process(threads):
-    """The least-squares step of a fresh script, under glibc's defaults and with freed memory kept."""
+    """The least-squares step of a fresh script, each implementation in a process of its own, under
+    glibc's defaults and with freed memory kept."""
     found = {}
     modes = ["default", "keep"] if platform.libc_ver()[0] == "glibc" else ["default"]
     for mode in modes:
-        found[mode] = json.loads(_python(FRESH_SCRIPT, thread_env(threads, "quick", mode)))
+        env = thread_env(threads, "quick", mode)
+        found[mode] = {name: json.loads(_python(FRESH_SCRIPT, env, name)) for name in FRESH_IMPLEMENTATIONS}
     return found
 
 
@@ -349,14 +363,17 @@ def fresh_section(fresh):
         return []
     names = {"default": "glibc's defaults", "keep": "freed memory kept (`--malloc keep`)"}
     lines = ["## A fresh script", "",
-             "The least-squares gradient step on 10⁵ × 3 data (d = 3, k = 1), timed in a process of its own as a "
-             "user's script runs, not inside the benchmark process whose allocator larger arrays have warmed. "
-             "glibc returns freed blocks over 128 KiB to the OS and faults fresh pages in on the next allocation; "
-             "on a VM each fault costs microseconds, and a step that keeps several 800 KB temporaries alive pays "
-             "it on every call.", "", "| allocator | numpy by hand | tinygrad_mat | ratio |", "|---|---|---|---|"]
+             "A least-squares SGD step on 10⁵ × 3 data (zero_grad, loss, backward, step), each implementation "
+             "timed in a process of its own as a user's script runs, not inside the benchmark process whose "
+             "allocator larger arrays have warmed. glibc returns freed blocks over 128 KiB to the OS and faults "
+             "fresh pages in on the next allocation; on a VM each fault costs microseconds, and a step that "
+             "allocates 800 KB temporaries pays it on every call. Ratios to numpy by hand under the same allocator.",
+             "", "| allocator | " + " | ".join(fresh[next(iter(fresh))]) + " |",
+             "|---|" + "---|" * len(fresh[next(iter(fresh))])]
     for mode, times in fresh.items():
-        lines.append(f"| {names[mode]} | {_fmt(times['numpy by hand'])} | {_fmt(times['tinygrad_mat'])} | "
-                     f"{_ratio(times['tinygrad_mat'] / times['numpy by hand'])} |")
+        base = times["numpy by hand"]
+        cells = [_fmt(t) if name == "numpy by hand" else f"{_fmt(t)} ({_ratio(t / base)})" for name, t in times.items()]
+        lines.append(f"| {names[mode]} | " + " | ".join(cells) + " |")
     return lines + [""]
 
 
@@ -456,12 +473,13 @@ def update_readme(readme, suites, info, report_path, profile="quick", fresh=None
     if claim:
         summary += [_claim_sentence(claim), ""]
     summary += at_a_glance(suites)
-    if fresh and "keep" in fresh:
-        d, k = fresh["default"], fresh["keep"]
-        summary += ["", f"In a fresh script, not inside the benchmark process, the least-squares step on 10⁵ × 3 data "
-                    f"took {_fmt(d['tinygrad_mat'])} with glibc's default allocator against "
-                    f"{_fmt(k['tinygrad_mat'])} with freed memory kept (numpy by hand: {_fmt(d['numpy by hand'])} "
-                    f"and {_fmt(k['numpy by hand'])}); see \"Page faults\" below."]
+    if fresh and "default" in fresh:
+        d = fresh["default"]
+        parts = [f"{name.replace('tinygrad_mat', '').strip() or 'eager'} {_fmt(d[name])} "
+                 f"({_ratio(d[name] / d['numpy by hand'])})" for name in d if name != "numpy by hand"]
+        summary += ["", f"In a fresh script (each implementation in a process of its own, glibc's default allocator), "
+                    f"a least-squares SGD step on 10⁵ × 3 data: numpy by hand {_fmt(d['numpy by hand'])}; tinygrad_mat "
+                    + ", ".join(parts) + "; see \"Page faults\" below."]
     before, rest = text.split(start, 1)
     after = rest.split(end, 1)[1]
     Path(readme).write_text(before + start + "\n" + "\n".join(summary) + "\n" + end + after, encoding="utf-8")
