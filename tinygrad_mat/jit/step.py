@@ -121,11 +121,23 @@ def _is_count(value):
     return value is not None and not isinstance(value, np.ndarray)
 
 
+_ABSENT = object()
+
+
+def _options(optimizer, index, keys):
+    """A group's options named by ``keys`` (a guard compares them with their traced values), or None."""
+    groups = optimizer.param_groups
+    if len(groups) <= index:
+        return None
+    group = groups[index]
+    return [group.get(key, _ABSENT) for key in keys]
+
+
 def _guard_function(guards):
     """One Python function checking every guard of a trace (``Tracer.guard``): no call per guard."""
     from .trace import _parameter_lists
 
-    scope = {"_same": _same, "_scalar_key": _scalar_key, "_fits": _fits, "_is_count": _is_count,
+    scope = {"_same": _same, "_scalar_key": _scalar_key, "_fits": _fits, "_is_count": _is_count, "_options": _options,
              "_parameter_lists": _parameter_lists, "_EMPTY": {}}
     names, terms = {}, []
     for expression, objects in guards:

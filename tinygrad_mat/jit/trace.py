@@ -32,6 +32,7 @@ class Tracer:
         self.guards = []        # (expression that must hold, {placeholder: object}); see guard()
         self.derived = {}       # id(array an op uses) -> (the array it was made from, how)
         self.value_guarded = set()  # ids of converted originals whose values a guard holds
+        self.options_seen = {}  # (id(optimizer), group index) -> ([keys], [values]) of the guarded number options
         self.arg_index = {}
         self.arguments = list(arguments)
         self.originals = list(originals)
@@ -306,6 +307,17 @@ class Tracer:
         if dynamic:
             return self.read_binding(Option(optimizer, index, key), optimizer, "option", (index, key))
         value = group[key]
+        if value is None or type(value) in (float, int, bool):  # one guard for a group's number options
+            place = (id(optimizer), index)
+            if place not in self.options_seen:
+                keys, values = [], []
+                self.options_seen[place] = (keys, values)
+                self.guard(f"_options({{o}}, {index}, {{k}}) == {{v}}", o=optimizer, k=keys, v=values)
+            keys, values = self.options_seen[place]
+            if key not in keys:
+                keys.append(key)
+                values.append(value)
+            return value
         self.guard(f"len({{o}}.param_groups) > {index} and _same({{o}}.param_groups[{index}][{key!r}], {{v}})",
                    o=optimizer, v=value)
         return value
