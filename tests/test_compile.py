@@ -454,6 +454,42 @@ def test_a_closed_over_matrix_edited_in_place_is_seen_by_the_backward_pass(backe
     np.testing.assert_allclose(step().numpy(), 2 * X.T @ (X @ np.ones(3) - y), rtol=1e-12)
 
 
+@pytest.mark.parametrize("bias", [True, False])
+def test_a_compiled_linear_mse_step_reads_x_once_and_equals_eager(bias):
+    """The rule of linear_mse_parts takes W̄ and b̄ from the forward pass when the cotangent is the
+    seed's (fixed in the trace): no product with X in the tape besides the fused op's own pass."""
+    rng = np.random.default_rng(5)
+    X, y = rng.standard_normal((40, 6)), rng.standard_normal(40)
+
+    def make():
+        w = tm.tensor(rng.standard_normal(6), requires_grad=True)
+        b = tm.tensor(0.5, requires_grad=True)
+        opt = tm.optim.SGD([w, b], lr=0.05)
+
+        def step(X, y):
+            opt.zero_grad()
+            loss = F.linear_mse_loss(X, w, b if bias else None, y)
+            loss.backward()
+            opt.step()
+            return loss
+
+        return [w, b], step
+
+    rng2 = np.random.default_rng(6)
+    (params, step), (twins, eager) = make(), make()
+    for p, q in zip(params, twins):
+        q.data = p.numpy().copy()
+    compiled = tm.compile(step)
+    for i in range(4):
+        Xi, yi = X + 0.1 * i, y * (1 + 0.1 * i)
+        assert_same(compiled(Xi, yi).numpy(), eager(Xi, yi).numpy(), f"call {i}")
+        for p, q in zip(params, twins):
+            assert_same(p.numpy(), q.numpy(), f"call {i}")
+    ops = [line.split()[2] for line in str(compiled.tape).splitlines() if " = " in line and "const" not in line
+           and "read" not in line]
+    assert "matmul" not in ops and "linear" not in ops and ops.count("linear_mse_parts") == 1, compiled.tape
+
+
 # ---------------------------------------------------------------- guards
 
 

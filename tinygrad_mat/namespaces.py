@@ -88,6 +88,7 @@ def numpy_namespace():
             continue
         setattr(ns, record.name, _name_it(_derive(record, ns, _numpy_apply, np.asarray), record, __name__))
     ns.recorded = False
+    ns.fixed_value = np.asarray  # an array's values are known (see tensor_namespace)
     ns.apply = _numpy_apply
     ns.value = np.asarray
     ns.constant = np.asarray
@@ -108,12 +109,15 @@ def numpy_namespace():
 NUMPY = numpy_namespace()
 
 
-def tensor_namespace(apply, as_tensor, is_tensor, value, constant):
-    """The Tensor-valued namespace, given the tensor layer's ``apply`` and helpers."""
+def tensor_namespace(apply, as_tensor, is_tensor, value, constant, fixed_value):
+    """The Tensor-valued namespace, given the tensor layer's ``apply`` and helpers. ``fixed_value(t)``:
+    t's values where they are the same on every evaluation of the graph being built (a compiled step's
+    constants and what is computed from them alone), else None; a rule may branch on them."""
     ns = Namespace("tensor")
     for record in REGISTRY.values():
         setattr(ns, record.name, _name_it(_derive(record, ns, apply, as_tensor), record, "tinygrad_mat"))
     ns.recorded = True
+    ns.fixed_value = fixed_value
     ns.apply = apply
     ns.value = value
     ns.constant = constant

@@ -871,7 +871,15 @@ def _is_tensor(x):
     return isinstance(x, Tensor)
 
 
-TensorNS = namespaces.tensor_namespace(apply, as_tensor, _is_tensor, values, _constant_tensor)
+def _fixed_value(t):
+    """t's values when a step tm.compile traces has them fixed (made from its own constants alone)."""
+    tracer = _state.tracer
+    if tracer is None or not isinstance(t, Tensor):
+        return None
+    return tracer.fixed_value(t)
+
+
+TensorNS = namespaces.tensor_namespace(apply, as_tensor, _is_tensor, values, _constant_tensor, _fixed_value)
 _UFUNC_OPS = {ufunc: REGISTRY[name] for ufunc, name in numpy_protocol.UFUNCS.items()}
 
 

@@ -14,7 +14,7 @@ from .. import engine, namespaces, observe
 from ..errors import CompileError
 from ..tensor import Tensor, TensorNS, _ones, _seed
 from .bindings import Data, Grad, NewState, Option, State
-from .ir import Accumulate, Assign, Call, Clear, Eqn, Read, Tape
+from .ir import Accumulate, Assign, Call, Clear, Eqn, Read, Tape, Var
 
 
 class Tracer:
@@ -164,6 +164,9 @@ class Tracer:
         out = self.tape.var("temp", result.shape, result.dtype)
         params = {k: self._param(v) for k, v in (params or {}).items()}
         self.tape.eqns.append(Eqn(op, ins, out, params))
+        if all(not isinstance(x, Var) or x in self.tape.made for x in ins) and not any(
+                isinstance(v, Var) for v in params.values()):
+            self.tape.made.add(out)  # computed from the step's own constants alone: fixed (rewrite.fold)
         self.var_of[id(result)] = out
         self.made.add(id(result))
         self.alive.append(result)
@@ -347,6 +350,11 @@ class Tracer:
 
         self.guard("_parameter_lists({o}) == {v}", o=optimizer, v=_parameter_lists(optimizer))
         return TracedUpdate(self)
+
+    def fixed_value(self, t):
+        """``t``'s values if they are the same on every replay (made from the step's own constants), else None."""
+        var = self.var_of.get(id(t))
+        return t._data if var is not None and var in self.tape.made else None
 
     def constant_tensor(self, array):
         """A Tensor of constant values the step made (zeros of a first step's state)."""

@@ -69,7 +69,8 @@ class LinearMSEParts(Op):
 
     def vjp(self, xp, g, inputs, out, needs, scale):
         x, w, b, y = inputs
-        if not xp.recorded and not needs[0] and not needs[3] and not np.any(g[1:]):
+        known = xp.fixed_value(g)  # eagerly the values; in a compiled step's trace, a seed's (else None)
+        if not needs[0] and not needs[3] and known is not None and not np.any(known[1:]):
             # The first-order case: only L's cotangent c, and the gradients are in the pack already.
             c, grad_w, grad_b = self._split(xp, out, w, b)
             return None, (g[0] * grad_w if needs[1] else None), (g[0] * grad_b if needs[2] else None), None
