@@ -6,7 +6,7 @@ the figure is the median over rounds of each round's ratio (the machine's drift 
 
 The 10-op chain on 4 × 4 matrices and a logistic-regression step on 32 × 10 data (forward, backward,
 SGD update) and least squares on 10⁵ × 100 data (k = 1): eager, ``tm.compile`` and
-``tm.compile(backend="numba")``. The same implementations
+``tm.compile(backend="numba")``; least squares also through ``linear_mse_loss`` (fused), eager and compiled. The same implementations
 are in the benchmark suites (bench/suites/chain.py, training.py), timed there one after another.
 """
 import argparse
@@ -56,13 +56,16 @@ def least_squares_cases(n=100_000, d=100):
         state["b"] = state["b"] - 0.01 * (2.0 / n) * r.sum()
         return state["w"]
 
-    def make():
+    def make(fused=False):
         w, b = tm.zeros(d, requires_grad=True), tm.tensor(0.0, requires_grad=True)
         opt = tm.optim.SGD([w, b], lr=0.01)
 
         def step():
             opt.zero_grad()
-            loss = tm.nn.functional.mse_loss(X @ w + b, y)
+            if fused:  # loss and gradients in one pass over X
+                loss = tm.nn.functional.linear_mse_loss(X, w, b, y)
+            else:
+                loss = tm.nn.functional.mse_loss(X @ w + b, y)
             loss.backward()
             opt.step()
             return loss
@@ -70,7 +73,8 @@ def least_squares_cases(n=100_000, d=100):
         return step
 
     return {"numpy by hand": numpy_step, "eager": make(), "compiled": tm.compile(make()),
-            "compiled (numba)": tm.compile(make(), backend="numba")}
+            "compiled (numba)": tm.compile(make(), backend="numba"),
+            "fused, eager": make(fused=True), "fused, compiled": tm.compile(make(fused=True))}
 
 
 def interleaved(cases, rounds, budget=0.02):

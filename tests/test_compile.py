@@ -490,6 +490,67 @@ def test_a_compiled_linear_mse_step_reads_x_once_and_equals_eager(bias):
     assert "matmul" not in ops and "linear" not in ops and ops.count("linear_mse_parts") == 1, compiled.tape
 
 
+@pytest.mark.parametrize("set_by_caller", [True, False])
+@pytest.mark.parametrize("backend", ["numpy", "numba"])
+def test_a_gradient_read_before_backward_is_the_one_the_call_began_with(backend, set_by_caller):
+    """``g0 = w.grad`` at the start of the step, returned after backward() and step(): as eagerly, the
+    gradient as the call found it (the caller's, or the one the last call left, or None)."""
+    def make():
+        w = tm.tensor(np.array([1.0, -2.0, 3.0]), requires_grad=True)
+        opt = tm.optim.SGD([w], lr=0.1)
+
+        def step(X, y):
+            g0 = w.grad
+            ((X @ w - y) ** 2).mean().backward()
+            opt.step()
+            return g0
+
+        return w, step
+
+    (w, step), (w_e, eager) = make(), make()
+    compiled = tm.compile(step, backend=backend)
+    rng = np.random.default_rng(0)
+    for i in range(4):
+        X, y = rng.standard_normal((6, 3)), rng.standard_normal(6)
+        if set_by_caller:
+            w.grad, w_e.grad = tm.tensor(np.full(3, i + 1.0)), tm.tensor(np.full(3, i + 1.0))
+        got, expected = compiled(X, y), eager(X, y)
+        assert (got is None) == (expected is None), f"call {i}"
+        if expected is not None:
+            assert_same(got.numpy(), expected.numpy(), f"call {i}")
+        assert_same(w.numpy(), w_e.numpy(), f"call {i}")
+
+
+@pytest.mark.parametrize("backend", ["numpy", "numba"])
+def test_a_view_of_a_parameter_taken_before_the_update_keeps_the_old_values(backend):
+    def make():
+        w = tm.tensor(np.array([1.0, -2.0, 3.0]), requires_grad=True)
+        v = tm.tensor(np.zeros((1, 3)), requires_grad=True)
+        opt = tm.optim.SGD([w, v], lr=0.1)
+
+        def step(X, y):
+            opt.zero_grad()
+            with tm.no_grad():
+                column, row = w.reshape(3, 1), w.reshape(3, 1).T
+            loss = ((X @ w - y) ** 2).mean() + (v * v).sum()
+            loss.backward()
+            opt.step()
+            with tm.no_grad():
+                v.data = row  # an effect that reads the old values after w's own update was recorded
+            return column
+
+        return w, v, step
+
+    (w, v, step), (w_e, v_e, eager) = make(), make()
+    compiled = tm.compile(step, backend=backend)
+    rng = np.random.default_rng(1)
+    for i in range(4):
+        X, y = rng.standard_normal((6, 3)), rng.standard_normal(6)
+        assert_same(compiled(X, y).numpy(), eager(X, y).numpy(), f"call {i}")
+        assert_same(w.numpy(), w_e.numpy(), f"call {i}")
+        assert_same(v.numpy(), v_e.numpy(), f"call {i}")
+
+
 # ---------------------------------------------------------------- guards
 
 

@@ -453,8 +453,13 @@ class Tensor:
             )
         self._grad = value
 
-    # The getter is a C function: reading .grad is as cheap as reading a plain attribute.
-    grad = property(operator.attrgetter("_grad"), _set_grad,
+    def _get_grad(self):
+        grad = self._grad
+        if _state.tracer is not None:  # tm.compile: what the step read, and when
+            _state.tracer.read_grad(self, grad)
+        return grad
+
+    grad = property(_get_grad, _set_grad,
                     doc="The accumulated gradient (a Tensor of this tensor's shape and dtype), or None.")
 
     shape = property(lambda self: self._data.shape, doc="Shape, as numpy's.")

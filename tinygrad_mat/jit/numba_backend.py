@@ -83,6 +83,11 @@ def _used(item):
     return []
 
 
+def _defined_vars(items):
+    """The Vars a run of the tape defines (reads and equations), in order."""
+    return [item.var if isinstance(item, Read) else item.out for item in items if isinstance(item, (Read, Eqn))]
+
+
 def _output_vars(obj, found):
     if isinstance(obj, Var):
         found.append(obj)
@@ -151,6 +156,9 @@ def build(tape, arg_is_tensor):
     passing = numpy_backend.transient(tape)  # gradients cleared again: no buffer (numpy_backend.transient)
     owned = _owned(tape, passing)
     returned = _output_vars(tape.output, [])
+    views = numpy_backend.aliases(tape, {item.var for item in tape.eqns if isinstance(item, Read)
+                                         and isinstance(owned.get(id(item.binding)), OwnedData)})
+    written = {item.var for item in tape.eqns if isinstance(item, (Assign, Accumulate))}
     segments = _segments(tape.eqns)
     for number, (items, call) in enumerate(segments):
         after = {v.name for s in segments[number + 1:] for item in s[0] for v in _used(item)} | {v.name for v in returned}
@@ -186,9 +194,7 @@ def build(tape, arg_is_tensor):
                 if isinstance(binding, Data) and helper is not None:  # the step's buffer of the parameter
                     buffer = f"b_{item.var.name}"
                     body.append(f"{buffer} = {printer.name(helper, 'OWN')}.prepare()")
-                    # returned: a copy, taken before the function writes the buffer
-                    view = f"{buffer}.copy()" if item.var in returned else buffer
-                    lines.append(f"{item.var.name} = {buffer}[0]" if item.var.shape == () else f"{item.var.name} = {view}")
+                    lines.append(f"{item.var.name} = {buffer}[0]" if item.var.shape == () else f"{item.var.name} = {buffer}")
                     needed.append(buffer)
                     binding.buffer = buffer
                 elif isinstance(binding, State) and id(binding) in owned and item.var.shape == ():
@@ -230,6 +236,9 @@ def build(tape, arg_is_tensor):
                     continue  # zero_grad, then the step's own gradient: the buffer is written anyway
                 effects.append(numpy_backend.write_source(printer, item))
                 after |= {v.name for v in _used(item)}
+        # a view of a parameter's buffer that is returned or written elsewhere: its values before the writes
+        kept = {v for v in views if v.shape and (v in returned or v in written)}
+        lines += [f"{v.name} = {v.name}.copy()" for v in dict.fromkeys(_defined_vars(items)) if v in kept]
         lines += writes
         defined = [line.split(" = ", 1)[0] for line in lines if " = " in line and "[" not in line.split(" = ", 1)[0]]
         inputs = list(dict.fromkeys(name for name in needed if name not in defined))

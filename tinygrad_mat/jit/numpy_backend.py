@@ -170,6 +170,17 @@ def _plain_ufunc(op):
 _PLAIN = {}
 
 
+def aliases(tape, roots):
+    """The Vars that may share memory with one of ``roots`` (a parameter's buffer, written in place
+    later): the roots and the views equations make of them (a reshape, a transpose)."""
+    found = set(roots)
+    for item in tape.eqns:
+        if (isinstance(item, Eqn) and item.op.may_return_a_view and not _ufunc_call(item)
+                and any(x in found for x in item.ins if isinstance(x, Var))):
+            found.add(item.out)
+    return found
+
+
 def _before_writes(tape, views):
     """A parameter's values from before its update that the step returns, copied before the buffer
     they view is written (once: ``views`` forgets them)."""
@@ -286,7 +297,9 @@ def build(tape, arg_is_tensor):
         body.append(f"_buffers = ARENA.take()")
         body.append("".join(f"B{i}, " for i in range(len(specs))) + "= _buffers")
     passing = transient(tape)
-    owners, deferred, eqn_at_line, held, views = _owners(tape, passing), [], {}, {}, set()
+    owners, deferred, eqn_at_line, held = _owners(tape, passing), [], {}, {}
+    views = aliases(tape, {item.var for item in tape.eqns
+                           if isinstance(item, Read) and isinstance(owners.get(id(item.binding)), OwnedData)})
     for item in tape.eqns:
         binding = getattr(item, "binding", None)
         owner = owners.get(id(binding))
@@ -306,23 +319,25 @@ def build(tape, arg_is_tensor):
                 value = summed
             held[id(binding)] = binding.summed = value
             continue
+        if isinstance(item, (Assign, Accumulate)) and item.var in views and item.var.shape:
+            # its values as they are now: the buffer it views may be written before this effect is
+            body.append(f"{item.var.name} = np.array({item.var.name})")
         if isinstance(item, Eqn):
             eqn_at_line[len(body) + 2] = item  # line 1 is the def
             body.append(equation_source(printer, item, None if item.out not in assigned else f"B{assigned[item.out]}"))
         elif isinstance(item, Read) and isinstance(owner, OwnedData):
             name = printer.name(owner, "OWN")
             body.append(f"{item.var.name} = {name}.view if {name}.prepare() is not None else None")
-            views.add(item.var)
         elif isinstance(item, (Assign, Accumulate)) and owner is not None:
             name, value = printer.name(owner, "OWN"), printer.value(item.var)
             if isinstance(owner, OwnedData):
                 deferred.append(f"_copy_into({name}.buffer, {value})")
             else:
-                held = f"held_{name}"
-                body.append(f"{held} = {name}.prepare()[1]")
+                before = f"held_{name}"
+                body.append(f"{before} = {name}.prepare()[1]")
                 if isinstance(item, Accumulate):  # the sum, named: a Read of the gradient follows
                     binding.summed = f"summed_{name}"
-                    body.append(f"{binding.summed} = {held} + {value} if {held} is not None else {value}")
+                    body.append(f"{binding.summed} = {before} + {value} if {before} is not None else {value}")
                     value = binding.summed
                 deferred += [f"_copy_into({name}.buffer, {value})", f"{name}.finish()"]
         elif isinstance(item, Assign) and isinstance(binding, State) and binding.is_array:

@@ -32,6 +32,7 @@ class Tracer:
         self.guards = []        # (expression that must hold, {placeholder: object}); see guard()
         self.derived = {}       # id(array an op uses) -> (the array it was made from, how)
         self.value_guarded = set()  # ids of converted originals whose values a guard holds
+        self.grad_values = set()  # ids of gradient Tensors the step read (t.grad)
         self.options_seen = {}  # (id(optimizer), group index) -> ([keys], [values]) of the guarded number options
         self.arg_index = {}
         self.arguments = list(arguments)
@@ -240,6 +241,23 @@ class Tracer:
         else:
             self.tape.eqns.append(Assign(binding, self.var(value)))
 
+    def read_grad(self, t, value):
+        """``t.grad`` read while tracing. A Tensor: its Var from this point of the step (a replay returns
+        or uses the gradient as it is here, not the Tensor seen now). None, before the step wrote it: a
+        guard, so that a call where the gradient is there traces again (eagerly the step would see it)."""
+        if value is None:
+            if id(t) not in self.grads_set:
+                index = self.arg_index.get(id(t))
+                if index is None:
+                    self.guard("{t}._grad is None", t=t)
+                else:
+                    self.guard(f"leaves[{index}]._grad is None")
+            return
+        if id(value) not in self.var_of:  # the gradient as the call found it: read here, on every call
+            self.var_of[id(value)] = self.read_binding(self._for_argument(Grad(t, self._label(t)), t), t, "grad")
+        self.alive.append(value)
+        self.grad_values.add(id(value))
+
     def _grad_binding(self, t):
         key = ("grad", id(t), None)
         if key not in self.bindings:
@@ -378,6 +396,8 @@ class Tracer:
                 return ("arg", self.arg_index[id(obj)])
             if id(obj._data) in self.derived:  # made in the step from the caller's array (tm.tensor(X))
                 return self.var(obj)
+            if id(obj) in self.grad_values:  # a gradient the step read before changing it: its values then
+                return self.var_of[id(obj)]
             if id(obj) in self.made:
                 if obj._node is not None and obj._node.inputs is not None:
                     raise CompileError(
