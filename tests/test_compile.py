@@ -13,6 +13,7 @@ from helpers import random_inputs
 from op_cases import CASES
 
 F = tm.nn.functional
+K = 1.0  # a module global a test's step reads (rebound to numpy scalars there)
 
 
 def assert_same(actual, expected, what=""):
@@ -549,6 +550,80 @@ def test_a_view_of_a_parameter_taken_before_the_update_keeps_the_old_values(back
         assert_same(compiled(X, y).numpy(), eager(X, y).numpy(), f"call {i}")
         assert_same(w.numpy(), w_e.numpy(), f"call {i}")
         assert_same(v.numpy(), v_e.numpy(), f"call {i}")
+
+
+@pytest.mark.parametrize("backend", ["numpy", "numba"])
+def test_an_arguments_gradient_read_after_backward_is_the_new_one(backend):
+    def step(x, X):
+        (tm.exp(X @ x * 0.1) ** 2).sum().backward()
+        with tm.no_grad():
+            return x.grad * 2.0
+
+    compiled = tm.compile(step, backend=backend)
+    for i in range(3):
+        X = np.random.default_rng(i).standard_normal((6, 3))
+        for before in (None, np.full(3, 10.0)):
+            x, x_e = tm.tensor(np.ones(3) * i, requires_grad=True), tm.tensor(np.ones(3) * i, requires_grad=True)
+            if before is not None:
+                x.grad, x_e.grad = tm.tensor(before), tm.tensor(before)
+            assert_same(compiled(x, X).numpy(), step(x_e, X).numpy(), f"call {i}")
+            assert_same(x.grad.numpy(), x_e.grad.numpy(), f"call {i}")
+
+
+@pytest.mark.parametrize("backend", ["numpy", "numba"])
+def test_a_closed_over_number_array_and_a_numpy_scalar_are_read_on_every_call(backend):
+    S = np.array(1.0)
+    state = {"K": np.float64(1.0)}
+
+    def make():
+        w = tm.tensor(np.array([1.0, -2.0, 3.0]), requires_grad=True)
+        opt = tm.optim.SGD([w], lr=0.1)
+
+        def step(X, y):
+            opt.zero_grad()
+            loss = ((X @ w - y) ** 2).mean() * K
+            (loss * tm.tensor(S)).backward(S)
+            opt.step()
+            return loss
+
+        return w, step
+
+    global K
+    K = state["K"]
+    (w, step), (w_e, eager) = make(), make()
+    compiled = tm.compile(step, backend=backend)
+    rng = np.random.default_rng(0)
+    for i in range(3):
+        S[...] = i + 1.0
+        K = np.float64(0.5 * (i + 1))
+        X, y = rng.standard_normal((6, 3)), rng.standard_normal(6)
+        assert_same(compiled(X, y).numpy(), eager(X, y).numpy(), f"call {i}")
+        assert_same(w.numpy(), w_e.numpy(), f"call {i}")
+
+
+def test_numba_a_scheduler_called_before_the_update():
+    def make():
+        w = tm.tensor(np.linspace(-1, 1, 3), requires_grad=True)
+        opt = tm.optim.SGD([w], lr=0.1, momentum=0.5)
+        scheduler = tm.optim.lr_scheduler.StepLR(opt, step_size=1, gamma=0.5)
+
+        def step(X, y):
+            opt.zero_grad()
+            loss = ((X @ w - y) ** 2).mean()
+            loss.backward()
+            scheduler.step()
+            opt.step()
+            return loss
+
+        return w, step
+
+    (w, step), (w_e, eager) = make(), make()
+    compiled = tm.compile(step, backend="numba")
+    rng = np.random.default_rng(0)
+    for i in range(4):
+        X, y = rng.standard_normal((6, 3)), rng.standard_normal(6)
+        assert_same(compiled(X, y).numpy(), eager(X, y).numpy(), f"call {i}")
+        assert_same(w.numpy(), w_e.numpy(), f"call {i}")
 
 
 # ---------------------------------------------------------------- guards

@@ -151,8 +151,11 @@ def build(tape, arg_is_tensor):
             _check(var)
     printer = numpy_backend.Printer()
     body = [f"{v.name} = leaves[{i}]{'._data' if is_tensor else ''}" for i, (v, is_tensor) in enumerate(zip(tape.args, arg_is_tensor))]
-    body += [f"{var.name} = {printer.name(float(value) if np.ndim(value) == 0 else value, 'C')}"
-             for var, value in tape.consts]  # a number constant as numba takes it, once
+    for var, value in tape.consts:  # a number constant as numba takes it: once if the step made it, else per call
+        if np.ndim(value) == 0 and var not in tape.made:
+            body.append(f"{var.name} = float({printer.name(value, 'C')})")  # the caller's: an edit is seen
+        else:
+            body.append(f"{var.name} = {printer.name(float(value) if np.ndim(value) == 0 else value, 'C')}")
     passing = numpy_backend.transient(tape)  # gradients cleared again: no buffer (numpy_backend.transient)
     owned = _owned(tape, passing)
     returned = _output_vars(tape.output, [])
@@ -189,6 +192,29 @@ def build(tape, arg_is_tensor):
                 if isinstance(item.var, Var):
                     needed.append(item.var.name)
                 continue
+            if (isinstance(item, (Assign, Accumulate)) and isinstance(binding, Grad) and binding.arg_index is not None):
+                # an argument's gradient: summed inside the function (a read later in the run sees it), set after
+                value = numpy_backend.Printer.value(printer, item.var)
+                if isinstance(item, Accumulate):
+                    before, summed = f"h_{item.var.name}", f"s_{item.var.name}"
+                    current = getattr(binding, "summed", None)
+                    if current is None:
+                        tensor = numpy_backend.target(printer, binding)
+                        body.append(f"{before} = None if {tensor}._grad is None else {tensor}._grad._data")
+                        needed.append(before)
+                    else:
+                        before = current
+                    lines.append(f"{summed} = ({value} if {before} is None else {before} + {value})"
+                                 if current is None else f"{summed} = {before} + {value}")
+                    value = summed
+                binding.summed = value
+                after.add(value)
+                effects.append(f"_set_grad({numpy_backend.target(printer, binding)}, {value})")
+                if isinstance(item.var, Var):
+                    needed.append(item.var.name)
+                continue
+            if isinstance(item, Clear) and binding is not None and binding.arg_index is not None:
+                binding.summed = None
             if isinstance(item, Read):
                 helper = owned.get(id(binding))
                 if isinstance(binding, Data) and helper is not None:  # the step's buffer of the parameter
@@ -228,6 +254,7 @@ def build(tape, arg_is_tensor):
                 else:  # a parameter's buffer, or the optimizer's state array itself
                     target = getattr(binding, "buffer", None) or binding.var.name
                     writes.append(_write(target, value, scalar and target != binding.var.name))
+                    needed.append(target)  # read in an earlier run (before a scheduler's call): passed in
                 if isinstance(item.var, Var):
                     needed.append(item.var.name)
             else:

@@ -105,12 +105,14 @@ def capture_guards(fn, tracer):
             if isinstance(obj, Module):
                 for module in obj.modules():
                     tracer.guard(f"{{m}}._version == {module._version}", m=module)
-        elif type(obj) in (float, int, bool):
+        elif type(obj) in (float, int, bool) or isinstance(obj, (np.floating, np.integer, np.bool_)):
             tracer.guard(f"_scalar_key({source}) == {{v}}", v=_scalar_key(obj), **objects)
 
 
 def _scalar_key(value):
-    return (type(value), value, math.copysign(1.0, value)) if type(value) in (float, int) else (type(value), value)
+    if type(value) in (float, int) or isinstance(value, (np.floating, np.integer)):  # -0.0 is not 0.0
+        return (type(value), value, math.copysign(1.0, value))
+    return (type(value), value)
 
 
 def _fits(value, shape, dtype):
