@@ -5,8 +5,8 @@ ratio to JAX (the machine's drift cancels in a ratio).
     python bench/batched_reverse.py               # 25 rounds, 1 BLAS thread, X of 4 × 4, 10 × 10, 32 × 32
     python bench/batched_reverse.py --rounds 51 --sizes 10
 
-jacrev of A X A and hessian of log det X (the cases of bench/suites/jacobians.py, built by it), with the
-compositions they replace: one reverse pass per entry of F (jacrev before), forward mode over the
+jacrev of A X A and hessian of log det X (the cases of bench/suites/jacobians.py, built by it), eager and
+under ``tm.compile``, with the compositions they replace: one reverse pass per entry of F (jacrev before), forward mode over the
 reverse-mode gradient (hessian before).
 """
 import argparse
@@ -48,6 +48,11 @@ def cases(n):
         A = rng.standard_normal((n, n))
         X = rng.standard_normal((n, n)) + n * np.eye(n)  # as jacobians.build makes them
         chosen = {"JAX jit": impls["JAX jit"], "tinygrad_mat": impls["tinygrad_mat"]}
+        if transform == "jacrev":  # the transform under tm.compile: its passes replayed as one tape
+            compiled = tm.compile(tm.jacrev(lambda X: A @ X @ A))
+        else:
+            compiled = tm.compile(tm.hessian(lambda X: tm.log(tm.det(X))))
+        chosen["tinygrad_mat compiled"] = lambda compiled=compiled, X=X: compiled(X)  # bound now: the loop rebinds them
         if transform == "jacrev":
             chosen["one pass per entry (before)"] = lambda: one_pass_per_entry(lambda X: A @ X @ A, X)
         else:
