@@ -28,6 +28,9 @@ if __name__ == "__main__":  # one BLAS thread before numpy loads (threadpool_lim
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "tests"))
+from helpers import sklearn_objective  # noqa: E402  (the tests' numpy oracle of scikit-learn's objective)
+
 DATASETS = ("breast_cancer", "digits", "iris", "wine")
 SOLVERS = {"lbfgs": "lbfgs", "newton-cg": "newton-cg", "newton-cholesky": "newton-cholesky"}  # ours: theirs
 PROFILE = os.environ.get("BENCH_PROFILE", "quick")
@@ -52,19 +55,6 @@ def estimators(solver, C):
     from tinygrad_mat.sklearn import LogisticRegression as Ours
 
     return (lambda: Ours(C=C, solver=solver)), (lambda: Theirs(C=C, solver=SOLVERS[solver]))
-
-
-def objective(model, X, y, C):
-    """scikit-learn's C·Σ log-lossᵢ + ½‖W‖² of a fitted model, in numpy."""
-    scores = X @ model.coef_.T + model.intercept_
-    if scores.shape[1] == 1:
-        z = scores[:, 0]
-        losses = np.logaddexp(0.0, z) - (y == model.classes_[1]) * z
-    else:
-        shifted = scores - scores.max(axis=1, keepdims=True)
-        log_p = shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
-        losses = -log_p[np.arange(len(y)), np.searchsorted(model.classes_, y)]
-    return C * losses.sum() + 0.5 * np.sum(model.coef_ ** 2)
 
 
 def fit_quietly(make, X, y):
@@ -207,14 +197,14 @@ def minimum(X, y, C):
     from sklearn.linear_model import LogisticRegression as Theirs
 
     fits = [fit_quietly(lambda: Theirs(C=C, solver=s, tol=1e-12, max_iter=10_000), X, y) for s in ("lbfgs", "newton-cg")]
-    return min(objective(m, X, y, C) for m in fits)
+    return min(sklearn_objective(m, X, y, C) for m in fits)
 
 
 def row(data, C, solver, X, y, rounds, best):
     ours, theirs = estimators(solver, C)
     mine, reference = fit_quietly(ours, X, y), fit_quietly(theirs, X, y)
     t_ours, t_theirs = interleaved_medians([ours, theirs], X, y, rounds)
-    f_ours, f_theirs = objective(mine, X, y, C), objective(reference, X, y, C)
+    f_ours, f_theirs = sklearn_objective(mine, X, y, C), sklearn_objective(reference, X, y, C)
     return {"data": data, "C": C, "solver": solver, "ours": t_ours, "theirs": t_theirs, "ratio": t_ours / t_theirs,
             "iterations": f"{mine.n_iter_[0]} / {reference.n_iter_[0]}", "difference": (f_ours - f_theirs) / f_theirs,
             "gap ours": (f_ours - best) / best, "gap theirs": (f_theirs - best) / best,

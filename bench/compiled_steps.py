@@ -11,9 +11,7 @@ are in the benchmark suites (bench/suites/chain.py, training.py), timed there on
 """
 import argparse
 import os
-import statistics
 import sys
-import timeit
 
 for _name in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUMBA_NUM_THREADS"):
     os.environ.setdefault(_name, "1")
@@ -23,6 +21,7 @@ import numpy as np  # noqa: E402
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 import chain  # noqa: E402
+from batched_reverse import interleaved  # noqa: E402  (the same interleaved timing, written once)
 from suites import training  # noqa: E402
 
 
@@ -36,8 +35,6 @@ def chain_cases():
 
 
 def logistic_cases():
-    import tinygrad_mat as tm
-
     impls, _ = training.build(("logistic", 32, 10))
     return {"numpy by hand": impls["numpy by hand"], "eager": impls["tinygrad_mat"],
             "compiled": impls["tinygrad_mat compiled"], "compiled (numba)": impls["tinygrad_mat compiled (numba)"]}
@@ -75,24 +72,6 @@ def least_squares_cases(n=100_000, d=100):
     return {"numpy by hand": numpy_step, "eager": make(), "compiled": tm.compile(make()),
             "compiled (numba)": tm.compile(make(), backend="numba"),
             "fused, eager": make(fused=True), "fused, compiled": tm.compile(make(fused=True))}
-
-
-def interleaved(cases, rounds, budget=0.02):
-    """{name: (median seconds per call, median ratio to the first implementation)}."""
-    for f in cases.values():  # traces, numba compiles, warm caches
-        for _ in range(3):
-            f()
-    numbers = {}
-    for name, f in cases.items():
-        once = min(timeit.repeat(f, number=1, repeat=3))
-        numbers[name] = max(1, int(budget / max(once, 1e-7)))
-    times = {name: [] for name in cases}
-    for _ in range(rounds):
-        for name, f in cases.items():
-            times[name].append(min(timeit.repeat(f, number=numbers[name], repeat=3)) / numbers[name])
-    base = next(iter(cases))
-    return {name: (statistics.median(t), statistics.median(a / b for a, b in zip(t, times[base])))
-            for name, t in times.items()}
 
 
 def main():

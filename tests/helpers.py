@@ -61,3 +61,19 @@ def cofactor_by_minors(a):
             minor = np.delete(np.delete(a, i, axis=-2), j, axis=-1)
             out[..., i, j] = (-1) ** (i + j) * (np.linalg.det(minor) if n > 1 else 1.0)
     return out
+
+
+def sklearn_objective(model, X, y, C, sample_weight=None):
+    """scikit-learn's C·Σ sᵢ·log-lossᵢ + ½‖W‖², written here in numpy (C = inf: no penalty)."""
+    scores = X @ model.coef_.T + model.intercept_
+    if scores.shape[1] == 1:
+        z = scores[:, 0]
+        losses = np.logaddexp(0.0, z) - (y == model.classes_[1]) * z
+    else:
+        shifted = scores - scores.max(axis=1, keepdims=True)
+        log_p = shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
+        losses = -log_p[np.arange(len(y)), np.searchsorted(model.classes_, y)]
+    weights = np.ones(len(y)) if sample_weight is None else sample_weight
+    if C == np.inf:
+        return np.sum(weights * losses)
+    return C * np.sum(weights * losses) + 0.5 * np.sum(model.coef_**2)

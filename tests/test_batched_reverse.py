@@ -280,7 +280,7 @@ def test_hvp_equals_forward_over_reverse_and_differentiates_again():
 def test_the_interleaved_benchmark_builds_and_checks_its_cases():
     """bench/batched_reverse.py never rots: its implementations (JAX's included) are built and checked
     against the closed forms at a tiny size (nothing is timed)."""
-    pytest.importorskip("jax")
+    pytest.importorskip("jax")  # JAX is an optional peer (not in the test extra): the script compares with it
     import importlib.util
     import os
     import pathlib

@@ -16,28 +16,14 @@ from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from tinygrad_mat.sklearn import LinearRegression, LogisticRegression, Ridge
 
+from helpers import sklearn_objective
+
 
 @parametrize_with_checks([LinearRegression(), Ridge(alpha=0.5), LogisticRegression(),
                           LogisticRegression(solver="newton"), LogisticRegression(solver="newton-cg"),
                           LogisticRegression(class_weight="balanced")])
 def test_scikit_learn_estimator_checks(estimator, check):
     check(estimator)
-
-
-def sklearn_objective(model, X, y, C, sample_weight=None):
-    """scikit-learn's C·Σ sᵢ·log-lossᵢ + ½‖W‖², written here in numpy (C = inf: no penalty)."""
-    scores = X @ model.coef_.T + model.intercept_
-    if scores.shape[1] == 1:
-        z = scores[:, 0]
-        losses = np.logaddexp(0.0, z) - (y == model.classes_[1]) * z
-    else:
-        shifted = scores - scores.max(axis=1, keepdims=True)
-        log_p = shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
-        losses = -log_p[np.arange(len(y)), np.searchsorted(model.classes_, y)]
-    weights = np.ones(len(y)) if sample_weight is None else sample_weight
-    if C == np.inf:
-        return np.sum(weights * losses)
-    return C * np.sum(weights * losses) + 0.5 * np.sum(model.coef_**2)
 
 
 def scaled(loader):

@@ -16,6 +16,8 @@ from tinygrad_mat import sklearn as ours_module
 from tinygrad_mat.optim.second_order import minimize_newton, truncated_cg
 from tinygrad_mat.sklearn import LogisticRegression
 
+from helpers import sklearn_objective
+
 LOADERS = {"breast_cancer": load_breast_cancer, "digits": load_digits, "iris": load_iris, "wine": load_wine}
 CACHE = {}
 
@@ -25,19 +27,6 @@ def scaled(name):
         X, y = LOADERS[name](return_X_y=True)
         CACHE[name] = StandardScaler().fit_transform(X), y
     return CACHE[name]
-
-
-def objective_value(model, X, y, C):
-    """scikit-learn's C·Σ log-lossᵢ + ½‖W‖² of a fitted model, in numpy."""
-    scores = X @ model.coef_.T + model.intercept_
-    if scores.shape[1] == 1:
-        z = scores[:, 0]
-        losses = np.logaddexp(0.0, z) - (y == model.classes_[1]) * z
-    else:
-        shifted = scores - scores.max(axis=1, keepdims=True)
-        log_p = shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
-        losses = -log_p[np.arange(len(y)), np.searchsorted(model.classes_, y)]
-    return C * losses.sum() + 0.5 * np.sum(model.coef_ ** 2)
 
 
 def fit(model, X, y, **kwargs):
@@ -59,8 +48,8 @@ def test_newton_solvers_reach_scikit_learns_objective_at_its_default_tol(data, s
     X, y = scaled(data)
     reference = SkLogisticRegression(C=C, solver=solver).fit(X, y)
     ours = fit(LogisticRegression(C=C, solver=solver), X, y)
-    theirs = objective_value(reference, X, y, C)
-    assert abs(objective_value(ours, X, y, C) - theirs) <= 1e-8 * theirs
+    theirs = sklearn_objective(reference, X, y, C)
+    assert abs(sklearn_objective(ours, X, y, C) - theirs) <= 1e-8 * theirs
     assert ours.n_iter_[0] == reference.n_iter_[0]
 
 
@@ -74,12 +63,12 @@ def test_lbfgs_reaches_scikit_learns_objective_at_a_tight_tol(data, C):
     the default tol ours must be as close to the minimum as scikit-learn's lbfgs, within a factor 3
     (measured: from 0.2× to 2×)."""
     X, y = scaled(data)
-    theirs = objective_value(SkLogisticRegression(C=C, tol=1e-10, max_iter=10_000).fit(X, y), X, y, C)
+    theirs = sklearn_objective(SkLogisticRegression(C=C, tol=1e-10, max_iter=10_000).fit(X, y), X, y, C)
     ours = fit(LogisticRegression(C=C, tol=1e-10, max_iter=1000), X, y)
-    assert abs(objective_value(ours, X, y, C) - theirs) <= 1e-8 * theirs
-    best = min(theirs, objective_value(ours, X, y, C))
-    default_ours = objective_value(fit(LogisticRegression(C=C), X, y), X, y, C)
-    default_theirs = objective_value(SkLogisticRegression(C=C).fit(X, y), X, y, C)
+    assert abs(sklearn_objective(ours, X, y, C) - theirs) <= 1e-8 * theirs
+    best = min(theirs, sklearn_objective(ours, X, y, C))
+    default_ours = sklearn_objective(fit(LogisticRegression(C=C), X, y), X, y, C)
+    default_theirs = sklearn_objective(SkLogisticRegression(C=C).fit(X, y), X, y, C)
     assert default_ours - best <= 3 * (default_theirs - best) + 1e-12 * best
 
 
@@ -141,7 +130,7 @@ def test_closed_form_loss_and_gradient_equal_the_engines(name, objective, coef):
     np.testing.assert_allclose(gradient, reference, rtol=1e-11, atol=1e-14)
     assert gradient.shape == coef.shape
     # scikit-learn's own LinearModelLoss (its lbfgs's objective, the same coefficient layout)
-    loss_module = pytest.importorskip("sklearn._loss.loss")
+    from sklearn._loss import loss as loss_module  # scikit-learn is in the test extra: never skipped
     from sklearn.linear_model._linear_loss import LinearModelLoss
 
     base = (loss_module.HalfBinomialLoss() if objective.binary
@@ -179,7 +168,7 @@ def test_truncated_cg_is_scikit_learns():
     """Against scikit-learn's own inner solver (sklearn.utils.optimize._cg, 1.9) on positive definite,
     indefinite, singular and ill-conditioned matrices, gradients from 1e-6 to 10 (its stopping rules:
     the residual, a tiny or negative curvature, max_iter)."""
-    cg = pytest.importorskip("sklearn.utils.optimize")._cg
+    from sklearn.utils.optimize import _cg as cg  # scikit-learn is in the test extra: never skipped
     rng = np.random.default_rng(2)
     for trial in range(200):
         n = int(rng.integers(2, 12))

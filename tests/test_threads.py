@@ -102,6 +102,9 @@ SPIN_COUNT = """
 
 
 def _gnu_openmp_layer():
+    # What the wait policy acts on exists only where numba runs on GNU OpenMP: a machine whose numba
+    # chose TBB or workqueue (no libgomp installed: a system library, not a pip package) has no
+    # spinning threads to tame, and these tests skip there, saying so.
     out, _ = _python("import numba; numba.get_num_threads(); print(numba.threading_layer())")
     if out.strip() != "omp":
         pytest.skip("numba's threading layer here is not OpenMP")
@@ -314,7 +317,7 @@ def _kept_after_free(setup):
 def test_keep_policy_keeps_freed_memory_and_import_alone_does_not():
     import platform
 
-    if platform.libc_ver()[0] != "glibc":
+    if platform.libc_ver()[0] != "glibc":  # musl Linux (Alpine): set_allocator_policy raises there, tested apart
         pytest.skip("not glibc")
     assert _kept_after_free("") < 16 << 20  # glibc's default: the block went back to the system
     assert _kept_after_free("tm.set_allocator_policy('keep')") > 48 << 20

@@ -11,7 +11,6 @@ Methods and operators are derived from the op records (``Record.method``, ``Reco
 are the Tensor-valued namespace ``TensorNS`` (whose functions are the public ``tm.<name>``) and
 numpy's dispatch (``numpy_protocol``).
 """
-import operator
 import threading
 import weakref
 
@@ -316,8 +315,7 @@ def as_tensor(x, opname="as_tensor"):
 def _constant_tensor(array):
     copy = np.array(array)
     if _state.tracer is not None:  # tm.compile reads the caller's array itself at replay, not this copy
-        same = type(array) is np.ndarray and array.dtype == copy.dtype
-        _state.tracer.converted(array, copy, "copy" if same else "operand")
+        _state.tracer.copied(array, copy)
     return Tensor._wrap(copy)
 
 
@@ -395,8 +393,7 @@ class Tensor:
         self._data = to_float_array(data, "tensor", dtype)
         if _state.tracer is not None and not isinstance(data, (int, float, bool)):
             # made inside a step tm.compile traces: the replay reads the caller's array itself, not this copy
-            same = type(data) is np.ndarray and data.dtype == self._data.dtype
-            _state.tracer.converted(data, self._data, "copy" if same else "operand")
+            _state.tracer.copied(data, self._data)
         self.requires_grad = bool(requires_grad)
         self._grad = None
         self._node = None
@@ -804,8 +801,7 @@ def _seed(root, cotangent, create_graph, opname):
             raise DTypeError(f"{opname}: cotangent of dtype {array.dtype} is not a float array")
         seed = np.array(array, dtype=root.dtype)
         if _state.tracer is not None:  # tm.compile reads the caller's cotangent itself at replay, not this copy
-            same = array is cotangent and array.dtype == seed.dtype
-            _state.tracer.converted(cotangent, seed, "copy" if same else "operand")
+            _state.tracer.copied(cotangent, seed)
     if seed.shape != root.shape:
         raise ShapeError(
             f"{opname}: cotangent has shape {tuple(seed.shape)}, but the output has shape {root.shape}"

@@ -15,7 +15,7 @@ one.
 """
 import numpy as np
 
-from .ir import Accumulate, Assign, Eqn, Var
+from .ir import Accumulate, Assign, Eqn, read_vars
 
 # Results of at least this many entries get a buffer (2¹⁴ float64 entries, 128 KiB: glibc's mmap threshold).
 MIN_ENTRIES = 2**14
@@ -31,7 +31,7 @@ def plan(eqns, returned, eligible):
     last, escaping = {}, set(returned)
     for position, item in enumerate(eqns):
         effect = isinstance(item, (Assign, Accumulate))
-        for x in _read_by(item):
+        for x in read_vars(item):
             last[x] = max(last.get(x, -1), end if effect else position)  # effects write at the end
             if effect:
                 escaping.add(x)
@@ -39,7 +39,7 @@ def plan(eqns, returned, eligible):
         last[v] = end
     for item in reversed(eqns):
         if isinstance(item, Eqn) and not eligible(item) and item.op.may_return_a_view and item.out in last:
-            for x in _read_by(item):
+            for x in read_vars(item):
                 last[x] = max(last.get(x, -1), last[item.out])
     assigned, specs, free, dying = {}, [], {}, {}
     for position, item in enumerate(eqns):
@@ -56,24 +56,6 @@ def plan(eqns, returned, eligible):
         for x in dying.pop(position, ()):  # read for the last time here (itself or through a view)
             free.setdefault((x.shape, x.dtype), []).append(assigned[x])
     return assigned, specs
-
-
-def _read_by(item):
-    """The Vars an equation or an effect reads."""
-    if isinstance(item, Eqn):
-        stack = list(item.ins) + list(item.params.values())
-    elif isinstance(item, (Assign, Accumulate)):
-        stack = [item.var]
-    else:
-        return []
-    found = []
-    while stack:
-        x = stack.pop()
-        if isinstance(x, Var):
-            found.append(x)
-        elif type(x) in (tuple, list):
-            stack.extend(x)
-    return found
 
 
 class Arena:

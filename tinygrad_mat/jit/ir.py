@@ -112,6 +112,39 @@ class Call:
         return f"call {self.label}"
 
 
+def read_vars(item):
+    """The Vars an equation (operands and parameters) or an ``Assign``/``Accumulate`` reads."""
+    if isinstance(item, Eqn):
+        stack = list(item.ins) + list(item.params.values())
+    elif isinstance(item, (Assign, Accumulate)):
+        stack = [item.var]
+    else:
+        return []
+    found = []
+    while stack:
+        x = stack.pop()
+        if isinstance(x, Var):
+            found.append(x)
+        elif type(x) in (tuple, list):
+            stack.extend(x)
+    return found
+
+
+def output_vars(obj, found=None):
+    """The Vars of a step's output structure, in order (the ``("object", x)``, ``("grad", binding)`` and
+    ``("arg", i)`` markers hold none)."""
+    found = [] if found is None else found
+    if isinstance(obj, Var):
+        found.append(obj)
+    elif type(obj) in (list, tuple) and not (len(obj) == 2 and obj[0] in ("object", "grad", "arg")):
+        for o in obj:
+            output_vars(o, found)
+    elif type(obj) is dict:
+        for o in obj.values():
+            output_vars(o, found)
+    return found
+
+
 def _show(x):
     if isinstance(x, Var):
         return x.name

@@ -16,7 +16,7 @@ from ..errors import CompileError, SingularMatrixError
 from ..ops.lowering import Named
 from . import numpy_backend
 from .bindings import Data, Grad, State
-from .ir import Accumulate, Assign, Call, Clear, Eqn, Read, Var
+from .ir import Accumulate, Assign, Call, Clear, Eqn, Read, Var, output_vars, read_vars
 from .owned import OwnedData, OwnedGrad
 
 
@@ -66,38 +66,9 @@ def _segments(items):
     return segments
 
 
-def _used(item):
-    if isinstance(item, Eqn):
-        found = [x for x in item.ins if isinstance(x, Var)]
-        for value in item.params.values():
-            stack = [value]
-            while stack:
-                v = stack.pop()
-                if isinstance(v, Var):
-                    found.append(v)
-                elif type(v) is tuple:
-                    stack.extend(v)
-        return found
-    if isinstance(item, (Assign, Accumulate)) and isinstance(item.var, Var):
-        return [item.var]
-    return []
-
-
 def _defined_vars(items):
     """The Vars a run of the tape defines (reads and equations), in order."""
     return [item.var if isinstance(item, Read) else item.out for item in items if isinstance(item, (Read, Eqn))]
-
-
-def _output_vars(obj, found):
-    if isinstance(obj, Var):
-        found.append(obj)
-    elif type(obj) in (list, tuple) and not (len(obj) == 2 and obj[0] in ("object", "grad", "arg")):
-        for o in obj:
-            _output_vars(o, found)
-    elif type(obj) is dict:
-        for o in obj.values():
-            _output_vars(o, found)
-    return found
 
 
 class _Function:
@@ -158,13 +129,13 @@ def build(tape, arg_is_tensor):
             body.append(f"{var.name} = {printer.name(float(value) if np.ndim(value) == 0 else value, 'C')}")
     passing = numpy_backend.transient(tape)  # gradients cleared again: no buffer (numpy_backend.transient)
     owned = _owned(tape, passing)
-    returned = _output_vars(tape.output, [])
+    returned = output_vars(tape.output)
     views = numpy_backend.aliases(tape, {item.var for item in tape.eqns if isinstance(item, Read)
                                          and isinstance(owned.get(id(item.binding)), OwnedData)})
     written = {item.var for item in tape.eqns if isinstance(item, (Assign, Accumulate))}
     segments = _segments(tape.eqns)
     for number, (items, call) in enumerate(segments):
-        after = {v.name for s in segments[number + 1:] for item in s[0] for v in _used(item)} | {v.name for v in returned}
+        after = {v.name for s in segments[number + 1:] for item in s[0] for v in read_vars(item)} | {v.name for v in returned}
         names, lines, writes, effects, needed, finished, held = {}, [], [], [], [], [], {}
         for position, item in enumerate(items):
             binding = getattr(item, "binding", None)
@@ -236,7 +207,7 @@ def build(tape, arg_is_tensor):
             elif isinstance(item, Eqn):
                 _check(item.out)
                 lines.append(_lower(item, names))
-                needed += [v.name for v in _used(item)]
+                needed += [v.name for v in read_vars(item)]
             elif isinstance(item, (Assign, Accumulate)) and id(binding) in owned:
                 value, helper = numpy_backend.Printer.value(printer, item.var), owned[id(binding)]
                 scalar = isinstance(item.var, Var) and item.var.shape == () or not isinstance(item.var, Var)
@@ -262,7 +233,7 @@ def build(tape, arg_is_tensor):
                                                    for i in items[items.index(item):]):
                     continue  # zero_grad, then the step's own gradient: the buffer is written anyway
                 effects.append(numpy_backend.write_source(printer, item))
-                after |= {v.name for v in _used(item)}
+                after |= {v.name for v in read_vars(item)}
         # a view of a parameter's buffer that is returned or written elsewhere: its values before the writes
         kept = {v for v in views if v.shape and (v in returned or v in written)}
         lines += [f"{v.name} = {v.name}.copy()" for v in dict.fromkeys(_defined_vars(items)) if v in kept]

@@ -13,19 +13,18 @@ import numpy as np
 from ..tensor import Tensor
 from . import buffers
 from .bindings import Data, Grad, NewState, Option, State
-from .ir import Accumulate, Assign, Call, Clear, Eqn, Read, Var
+from .ir import Accumulate, Assign, Call, Clear, Eqn, Read, Var, output_vars
 from .owned import OwnedData, OwnedGrad
 
 
 class Printer:
-    """Names for the objects the replay refers to, and the lines it runs."""
+    """Names for the objects the replay refers to (its scope)."""
 
     def __init__(self):
         self.scope = {"np": np, "_asarray": np.asarray, "_wrap": _wrap, "_rebind": _rebind, "_set_grad": _set_grad,
                       "_copy_into": np.copyto,
                       "_count": _count, "_new_state": _new_state,
                       "_accumulate": _accumulate}
-        self.lines = []
         self._names = {}
 
     def name(self, obj, prefix):
@@ -184,7 +183,7 @@ def aliases(tape, roots):
 def _before_writes(tape, views):
     """A parameter's values from before its update that the step returns, copied before the buffer
     they view is written (once: ``views`` forgets them)."""
-    returned = [v for v in dict.fromkeys(_vars(tape.output, [])) if v in views]
+    returned = [v for v in dict.fromkeys(output_vars(tape.output)) if v in views]
     views.difference_update(returned)
     return [f"{v.name} = np.array({v.name})" for v in returned]
 
@@ -192,7 +191,7 @@ def _before_writes(tape, views):
 def returning(printer, output, body):
     """The replay's last lines: the returned arrays gathered, every other local name dropped, so that
     a new array only the output holds is wrapped without a copy (``_wrap`` counts references)."""
-    returned = list(dict.fromkeys(v.name for v in _vars(output, [])))
+    returned = list(dict.fromkeys(v.name for v in output_vars(output)))
     if not returned:
         return [f"return {output_source(printer, output)}"]
     local = [m.group(1) for m in map(_ASSIGNED.match, body) if m is not None]
@@ -203,18 +202,6 @@ def returning(printer, output, body):
 
 
 _ASSIGNED = re.compile(r"(\w+) = ")
-
-
-def _vars(obj, found):
-    if isinstance(obj, Var):
-        found.append(obj)
-    elif type(obj) in (list, tuple) and not (len(obj) == 2 and obj[0] in ("object", "grad", "arg")):
-        for o in obj:
-            _vars(o, found)
-    elif type(obj) is dict:
-        for o in obj.values():
-            _vars(o, found)
-    return found
 
 
 def output_source(printer, obj, names=None):
@@ -291,10 +278,10 @@ def build(tape, arg_is_tensor):
     body = [f"{v.name} = leaves[{i}]{'._data' if is_tensor else ''}" for i, (v, is_tensor) in enumerate(zip(tape.args, arg_is_tensor))]
     for var, value in tape.consts:
         body.append(f"{var.name} = {printer.name(value, 'C')}")
-    assigned, specs = buffers.plan(tape.eqns, _vars(tape.output, []), _ufunc_call)
+    assigned, specs = buffers.plan(tape.eqns, output_vars(tape.output), _ufunc_call)
     if specs:  # large temporaries written into the trace's buffers: nothing allocated per call
         printer.scope["ARENA"] = buffers.Arena(specs)
-        body.append(f"_buffers = ARENA.take()")
+        body.append("_buffers = ARENA.take()")
         body.append("".join(f"B{i}, " for i in range(len(specs))) + "= _buffers")
     passing = transient(tape)
     owners, deferred, eqn_at_line, held = _owners(tape, passing), [], {}, {}

@@ -16,7 +16,7 @@ in their order.
 """
 import numpy as np
 
-from .ir import Accumulate, Assign, Eqn, Var
+from .ir import Accumulate, Assign, Eqn, Var, output_vars, read_vars
 
 
 def _key(x):
@@ -71,8 +71,7 @@ def fold(tape):
     values = {var: value for var, value in tape.consts}
     kept = []
     for item in tape.eqns:
-        if (isinstance(item, Eqn) and not _vars_in(item.params, set())
-                and all(not isinstance(x, Var) or x in tape.made for x in item.ins)):
+        if isinstance(item, Eqn) and all(x in tape.made and x in values for x in read_vars(item)):
             try:
                 with np.errstate(all="ignore"):  # the trace ran it already: it warned then, if at all
                     value = np.asarray(item.op.forward(*[values[x] if isinstance(x, Var) else x for x in item.ins],
@@ -131,30 +130,14 @@ def _rename_output(obj, renamed):
     return obj
 
 
-def _vars_in(x, found):
-    if isinstance(x, Var):
-        found.add(x)
-    elif isinstance(x, (tuple, list)):
-        for v in x:
-            _vars_in(v, found)
-    elif isinstance(x, dict):
-        for v in x.values():
-            _vars_in(v, found)
-    return found
-
-
 def dead(tape):
     """Equations whose results no later equation, effect or output uses, dropped (backwards)."""
-    live = _vars_in(tape.output, set())
+    live = set(output_vars(tape.output))
     kept = []
     for item in reversed(tape.eqns):
-        if isinstance(item, Eqn):
-            if item.out not in live:
-                continue
-            _vars_in(item.ins, live)
-            _vars_in(item.params, live)
-        elif isinstance(item, (Assign, Accumulate)):
-            _vars_in(item.var, live)
+        if isinstance(item, Eqn) and item.out not in live:
+            continue
+        live.update(read_vars(item))
         kept.append(item)
     tape.eqns = kept[::-1]
     tape.consts = [(var, value) for var, value in tape.consts if var in live]

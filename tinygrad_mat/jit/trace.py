@@ -178,6 +178,12 @@ class Tracer:
     def tangent(self, *args):  # a forward-mode rule ran: its ops were seen one by one
         pass
 
+    def copied(self, original, copy):
+        """``copy`` was made from the caller's ``original`` (``tm.tensor(X)``, a cotangent, a constant
+        operand): the replay reads the original itself, or converts it again when it was converted."""
+        same = type(original) is np.ndarray and original.dtype == np.asarray(copy).dtype
+        self.converted(original, copy, "copy" if same else "operand")
+
     def converted(self, original, array, how="operand"):
         """``array`` was made from ``original`` (a constant converted to float, an index copied)."""
         self.derived[id(array)] = (original, how)
